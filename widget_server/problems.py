@@ -1,0 +1,75 @@
+"""Problems found in files people edit by hand: trees, partners, routes, alerts.
+
+Authors are not programmers. Every problem is one line that names the place,
+says what is wrong and what to do, the way a compiler does:
+
+    trees/phishing.yaml:42:7: unknown key 'nxt' (did you mean 'next'?)
+
+Loaders collect every problem they can find before giving up, so an author fixes
+a file in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.message}{hint}"
+
+
+class ProblemsError(Exception):
+    """Raised with every problem found; ``str()`` gives one line per problem."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+
+class Problems:
+    """Collects problems while a loader goes on checking."""
+
+    def __init__(self) -> None:
+        self._found: list[Problem] = []
+
+    def add(self, file: str, line: int, column: int, message: str, hint: str = "") -> None:
+        self._found.append(Problem(file, line, column, message, hint))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self._found.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self._found)
+
+    def raise_if_any(self) -> None:
+        if self._found:
+            raise ProblemsError(_unique_sorted(self._found))
+
+
+def _unique_sorted(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    unique = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            unique.append(problem)
+    return sorted(unique, key=lambda p: (p.file, p.line, p.column))

@@ -1,0 +1,155 @@
+"""Settings, read from ``WIDGET_*`` environment variables.
+
+The app is built from a :class:`Settings` value (``create_app(settings)``), so
+tests pass their own instead of patching globals. Every setting has a safe
+local default, so ``widget-server demo`` works on a fresh machine; production
+mode refuses the defaults that are only safe locally.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+#: Where the repository's own trees/ and embed/ are, for a checkout or an
+#: editable install; a deployment points the settings elsewhere.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Signs embeds and states in development only; production refuses it.
+DEVELOPMENT_KEY = "development-only-key-do-not-use-in-production"
+
+#: Production secret keys must be at least this long.
+MIN_KEY_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: ``development`` or ``production``. Production refuses default secrets.
+    mode: str = "development"
+    #: Secret keys, newest first: the first signs, all verify, so keys rotate.
+    secret_keys: tuple[str, ...] = (DEVELOPMENT_KEY,)
+    #: The URL partners' browsers reach this server at, without a trailing slash.
+    public_url: str = "http://127.0.0.1:8000"
+    #: Where the outbox database and other state live.
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: The folder of decision trees and shared vocabularies.
+    trees_dir: Path = PROJECT_ROOT / "trees"
+    #: The partner registry.
+    partners_file: Path = PROJECT_ROOT / "embed" / "partners.yaml"
+    #: Optional intake routes by country and partner; the default route is below.
+    routes_file: Path | None = None
+    #: Optional alerts shown on the first step.
+    alerts_file: Path | None = None
+    #: The default intake route: where reports are posted, and the signing key.
+    intake_url: str = "http://127.0.0.1:8002/reports"
+    intake_key: str = DEVELOPMENT_KEY
+    #: How long a step's signed state stays valid, in seconds.
+    state_max_age: int = 2 * 3600
+    #: The operator key for the dashboard and outbox API; empty turns them off.
+    operator_key: str = ""
+    #: Seconds between checks for changed trees, partners and alerts files.
+    reload_interval: float = 2.0
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "widget.sqlite3"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``WIDGET_*`` variables; unknown ones are an error, not silence."""
+        env = dict(os.environ if environ is None else environ)
+        known = {f"WIDGET_{name.upper()}" for name in ENVIRONMENT}
+        unknown = sorted(k for k in env if k.startswith("WIDGET_") and k not in known)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting {unknown[0]} (known settings: {', '.join(sorted(known))})"
+            )
+        values: dict[str, object] = {}
+        for name, parse in ENVIRONMENT.items():
+            raw = env.get(f"WIDGET_{name.upper()}")
+            if raw is not None and raw.strip() != "":
+                values[_FIELD.get(name, name)] = parse(raw.strip())
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe or cannot work."""
+        if self.mode not in ("development", "production"):
+            raise SettingsError("WIDGET_MODE must be 'development' or 'production'")
+        if not self.secret_keys:
+            raise SettingsError("WIDGET_SECRET_KEYS is empty (give at least one key)")
+        if self.production:
+            for key in self.secret_keys:
+                if key == DEVELOPMENT_KEY or len(key) < MIN_KEY_LENGTH:
+                    raise SettingsError(
+                        "WIDGET_SECRET_KEYS holds the development key or a key shorter than "
+                        f"{MIN_KEY_LENGTH} characters; production needs long random keys "
+                        '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                    )
+            if self.intake_key == DEVELOPMENT_KEY or len(self.intake_key) < MIN_KEY_LENGTH:
+                raise SettingsError(
+                    "WIDGET_INTAKE_KEY is the development key or shorter than "
+                    f"{MIN_KEY_LENGTH} characters; production needs the key agreed with the intake"
+                )
+        if self.state_max_age < 60:
+            raise SettingsError("WIDGET_STATE_MAX_AGE must be at least 60 seconds")
+
+
+def _keys(raw: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"expected a whole number, got {raw!r}") from None
+
+
+def _seconds(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"expected a number of seconds, got {raw!r}") from None
+
+
+#: Every environment variable, without its ``WIDGET_`` prefix, and its parser.
+ENVIRONMENT = {
+    "mode": str,
+    "secret_keys": _keys,
+    "public_url": _url,
+    "data_dir": Path,
+    "trees": Path,
+    "partners": Path,
+    "routes": Path,
+    "alerts": Path,
+    "intake_url": _url,
+    "intake_key": str,
+    "state_max_age": _positive_int,
+    "operator_key": str,
+    "reload_interval": _seconds,
+}
+
+#: Environment names that differ from the field they set.
+_FIELD = {"trees": "trees_dir", "partners": "partners_file", "routes": "routes_file",
+          "alerts": "alerts_file"}
