@@ -19,6 +19,10 @@ from .settings import SettingsError
 #: Modules that register subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "widget_server.commands_trees",
+    "widget_server.commands_serve",
+    "widget_server.commands_intake",
+    "widget_server.commands_observatory",
+    "widget_server.commands_demo",
 )
 
 

@@ -11,8 +11,10 @@ a file in one pass instead of one error per run.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -73,3 +75,23 @@ def _unique_sorted(problems: list[Problem]) -> list[Problem]:
             seen.add(problem)
             unique.append(problem)
     return sorted(unique, key=lambda p: (p.file, p.line, p.column))
+
+
+def suggest(word: str, options: Iterable[str], what: str, *, listed: int = 10) -> str:
+    """A hint for a name that does not exist: ``did you mean 'x'?``, or some of ``options``."""
+    choices = sorted(str(o) for o in options)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if not choices:
+        return f"there are no {what} yet"
+    shown = ", ".join(choices[:listed]) + (", ..." if len(choices) > listed else "")
+    return f"{what}: {shown}"
+
+
+def display_path(path: Path) -> str:
+    """How a problem line names ``path``: relative to the current directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)

@@ -55,6 +55,10 @@ class Settings:
     operator_key: str = ""
     #: Seconds between checks for changed trees, partners and alerts files.
     reload_interval: float = 2.0
+    #: The most one attempt to post a report to an intake may take, in seconds.
+    #: A claim on a report lasts three times this, so after a crash another
+    #: worker (or the restarted server) sends it again once that has passed.
+    forward_deadline: float = 30.0
 
     @property
     def production(self) -> bool:
@@ -107,6 +111,8 @@ class Settings:
                 )
         if self.state_max_age < 60:
             raise SettingsError("WIDGET_STATE_MAX_AGE must be at least 60 seconds")
+        if not 0.1 <= self.forward_deadline <= 600:
+            raise SettingsError("WIDGET_FORWARD_DEADLINE must be between 0.1 and 600 seconds")
 
 
 def _keys(raw: str) -> tuple[str, ...]:
@@ -148,8 +154,13 @@ ENVIRONMENT = {
     "state_max_age": _positive_int,
     "operator_key": str,
     "reload_interval": _seconds,
+    "forward_deadline": _seconds,
 }
 
 #: Environment names that differ from the field they set.
-_FIELD = {"trees": "trees_dir", "partners": "partners_file", "routes": "routes_file",
-          "alerts": "alerts_file"}
+_FIELD = {
+    "trees": "trees_dir",
+    "partners": "partners_file",
+    "routes": "routes_file",
+    "alerts": "alerts_file",
+}

@@ -1,0 +1,155 @@
+"""Fixtures for the real-browser tests: Debian's Chromium, driven by Playwright.
+
+One browser per session and a fresh context (no shared cache, storage or
+permissions) per test. Every site runs in uvicorn on its own origin: the widget
+on ``http://127.0.0.1:A`` and the partner on ``http://localhost:B``; the same
+partner server reached as ``http://127.0.0.1:B`` is a foreign origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from widget_server.app import create_app
+from widget_server.demo import demo_app
+from widget_server.model import Catalog
+from widget_server.service import load_world
+from widget_server.settings import Settings
+from widget_server.signing import Signer
+
+from .fixture_frame import TOKEN, frame_app
+from .host_site import PAGES, host_app
+from .servers import bind, port_of, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Where a widget and its partner answer."""
+
+    #: The widget's origin, where ``static/widget.js`` and the frame are.
+    widget: str
+    #: The partner's origin, listed for the partner's token.
+    partner: str
+    #: The partner's server on an origin nobody listed.
+    foreign: str
+
+
+@dataclass(frozen=True)
+class RealSites(Sites):
+    """The real widget server, its catalog, and the test partner's token."""
+
+    token: str
+    catalog: Catalog
+    #: Signs states, to open any node's page directly.
+    signer: Signer
+    #: The test partner's entry tree.
+    entry: str
+    #: The demo partner site (widget_server.demo), playing the test partner.
+    demo: str
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium "
+            "(apt-get install chromium; scripts/test installs it)",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def fixture_sites() -> Iterator[Sites]:
+    """The fixture frame (tests/browser/fixture_frame.py) and the test partner site."""
+    widget_sock, partner_sock = bind(), bind()
+    sites = Sites(
+        widget=f"http://127.0.0.1:{port_of(widget_sock)}",
+        partner=f"http://localhost:{port_of(partner_sock)}",
+        foreign=f"http://127.0.0.1:{port_of(partner_sock)}",
+    )
+    with (
+        serve(frame_app([sites.partner]), widget_sock),
+        serve(host_app(PAGES, sites.widget, TOKEN), partner_sock),
+    ):
+        yield sites
+
+
+#: The partners file of the end-to-end tests: the test partner's site and its demo site.
+PARTNERS = """\
+partners:
+  test:
+    name: Partenaire de test
+    origins: ["{partner}", "{demo}"]
+    status: active
+    locale: fr
+    country: FR
+    tree: entry
+"""
+
+
+@pytest.fixture(scope="session")
+def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSites]:
+    """The real widget app (create_app) and the test partner site that embeds it."""
+    tmp = tmp_path_factory.mktemp("widget")
+    widget_sock, partner_sock, demo_sock = bind(), bind(), bind()
+    widget = f"http://127.0.0.1:{port_of(widget_sock)}"
+    partner = f"http://localhost:{port_of(partner_sock)}"
+    demo = f"http://localhost:{port_of(demo_sock)}"
+    partners_file = tmp / "partners.yaml"
+    partners_file.write_text(PARTNERS.format(partner=partner, demo=demo), encoding="utf-8")
+    settings = Settings(
+        public_url=widget,
+        partners_file=partners_file,
+        data_dir=tmp / "data",
+        # The partner site answers 404 there: no test report leaves this machine.
+        intake_url=f"http://127.0.0.1:{port_of(partner_sock)}/no-intake",
+    )
+    catalog, registry = load_world(settings)
+    signer = Signer(settings.secret_keys, settings.state_max_age)
+    sites = RealSites(
+        widget=widget,
+        partner=partner,
+        foreign=f"http://127.0.0.1:{port_of(partner_sock)}",
+        token=signer.embed_token("test"),
+        catalog=catalog,
+        signer=signer,
+        entry=registry.partners["test"].tree,
+        demo=demo,
+    )
+    app = create_app(settings, catalog=catalog, registry=registry)
+    with (
+        serve(app, widget_sock),
+        serve(host_app(PAGES, widget, sites.token), partner_sock),
+        serve(demo_app(settings, registry.partners["test"]), demo_sock),
+    ):
+        yield sites

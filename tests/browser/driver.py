@@ -1,0 +1,172 @@
+"""Driving the widget from a partner page, the way a victim does.
+
+The loader draws into an open Shadow DOM on a ``<cyber-widget>`` element, and
+Playwright's CSS and role locators pierce open shadow roots, so the tests use
+the same names a screen reader announces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Frame, Locator, Page
+
+#: Runs in every document before its own scripts: records the messages a window
+#: receives and the CSP violations it reports, and the globals that existed first.
+RECORDER = """
+window.__messages = [];
+window.__violations = [];
+window.__globals = Object.keys(window);
+addEventListener("message", (e) => window.__messages.push(
+  {origin: e.origin, type: e.data && e.data.type}));
+addEventListener("securitypolicyviolation", (e) => window.__violations.push(
+  {directive: e.effectiveDirective, blocked: e.blockedURI, sample: e.sample}));
+"""
+
+#: The launcher's and facade's default labels, by the page's language.
+LABELS = {"fr": "Aide aux victimes", "en": "Help for victims", "ar": "مساعدة الضحايا"}
+
+
+def record(page: Page) -> None:
+    page.add_init_script(RECORDER)
+
+
+def iframe(page: Page) -> Locator:
+    return page.locator("cyber-widget iframe")
+
+
+def dialog(page: Page) -> Locator:
+    return page.locator("cyber-widget dialog")
+
+
+def open_widget(page: Page, mode: str, label: str) -> None:
+    """Open the widget as a mouse user does (the page mode is open already)."""
+    if mode != "page":
+        page.get_by_role("button", name=label, exact=True).click()
+
+
+def widget_frame(page: Page) -> Frame:
+    """The widget's frame, once its page has loaded and told the loader so."""
+    frame = iframe(page).element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_load_state()
+    wait_for_messages(page, "cyberwidget:ready", 1)
+    return frame
+
+
+def wait_for_messages(page: Page, kind: str, count: int) -> None:
+    page.wait_for_function(
+        "([kind, count]) => window.__messages.filter((m) => m.type === kind).length >= count",
+        arg=[kind, count],
+    )
+
+
+def content_height(frame: Frame) -> int:
+    height: int = frame.evaluate(
+        "Math.ceil(document.documentElement.getBoundingClientRect().height)"
+    )
+    return height
+
+
+def iframe_height(page: Page) -> float:
+    height: float = iframe(page).evaluate("(f) => f.getBoundingClientRect().height")
+    return height
+
+
+def assert_height_follows(page: Page, frame: Frame) -> None:
+    """The iframe is as tall as the frame's content, which therefore never scrolls.
+
+    The frame runs in another process: its viewport takes the iframe's new size a
+    moment after the host page set it, so both sides are awaited before measuring.
+    """
+    height = content_height(frame)
+    page.wait_for_function(
+        "(h) => document.querySelector('cyber-widget').shadowRoot"
+        ".querySelector('iframe').getBoundingClientRect().height === h",
+        arg=height,
+    )
+    frame.wait_for_function("(h) => document.documentElement.clientHeight === h", arg=height)
+    scroll = frame.evaluate(
+        "[document.documentElement.scrollHeight, document.documentElement.clientHeight]"
+    )
+    assert scroll[0] <= scroll[1], f"the frame scrolls inside: {scroll}"
+
+
+def deep_active_element(page: Page) -> str:
+    """The focused element, through shadow roots, as ``tag#id.class``."""
+    described: str = page.evaluate(
+        """() => {
+        let e = document.activeElement;
+        while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+        return e ? e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+            + (e.className ? '.' + e.className.split(' ').join('.') : '') : '';
+        }"""
+    )
+    return described
+
+
+def submit(frame: Frame, action: Callable[[], None]) -> None:
+    """Do what submits the frame's form, and return once the next page has loaded."""
+    frame.evaluate("window.__submitted = true")
+    with frame.expect_navigation():
+        action()
+    frame.wait_for_function("!window.__submitted && document.readyState === 'complete'")
+
+
+def answer_by_mouse(frame: Frame, answer: str | tuple[str, ...]) -> None:
+    """Click the labels of the answer's choices, then Continue."""
+    for choice in (answer,) if isinstance(answer, str) else answer:
+        input_id = frame.locator(f'input[name="answer"][value="{choice}"]').get_attribute("id")
+        frame.locator(f'label[for="{input_id}"]').click()
+    submit(frame, lambda: frame.locator('button[name="do"][value="next"]').click())
+
+
+#: What a frame's focused element is, as ``[tag, type, value]``.
+FOCUSED = """() => {
+    const e = document.hasFocus() ? document.activeElement : null;
+    return e ? [e.tagName.toLowerCase(), e.type || '', e.value || ''] : ['', '', ''];
+}"""
+
+
+def tab_to(page: Page, frame: Frame, tag: str, value: str | None = None, limit: int = 60) -> None:
+    """Press Tab until the frame's focused element is a ``tag`` (with ``value``)."""
+    for _ in range(limit):
+        focused = frame.evaluate(FOCUSED)
+        if focused[0] == tag and (value is None or focused[2] == value):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached <{tag} value={value!r}> in the frame")
+
+
+def answer_by_keyboard(page: Page, frame: Frame, answer: str | tuple[str, ...]) -> None:
+    """Tab to the choices, pick with arrows or Space, Tab to Continue, press Enter."""
+    values: list[str] = frame.locator('input[name="answer"]').evaluate_all(
+        "(inputs) => inputs.map((i) => i.value)"
+    )
+    if isinstance(answer, str):
+        tab_to(page, frame, "input")
+        assert frame.evaluate(FOCUSED)[2] == values[0], "Tab enters a radio group on its first"
+        for _ in range(values.index(answer)):
+            page.keyboard.press("ArrowDown")
+        if values.index(answer) == 0:
+            page.keyboard.press("Space")
+    else:
+        for choice in sorted(answer, key=values.index):
+            tab_to(page, frame, "input", choice)
+            page.keyboard.press("Space")
+    tab_to(page, frame, "button", "next")
+    submit(frame, lambda: page.keyboard.press("Enter"))
+
+
+def open_by_keyboard(page: Page, mode: str) -> None:
+    """Tab to the launcher or the facade and press Enter (the page mode is open already)."""
+    if mode == "page":
+        return
+    for _ in range(20):
+        if deep_active_element(page).startswith("button") and page.evaluate(
+            "document.activeElement.tagName === 'CYBER-WIDGET'"
+        ):
+            page.keyboard.press("Enter")
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError("Tab never reached the widget's button")

@@ -1,0 +1,170 @@
+"""axe-core finds no violation in the frame: every node of every tree in French,
+and the start and outcome pages in every locale.
+
+axe (npm ``axe-core``, see package.json) is added to every document by an init
+script, which a page's CSP does not block, and runs inside the widget's frame as
+the partner page shows it. To stay fast, one page is reused for the whole module
+and each node's page is opened directly: a signed state holding the answers that
+lead there, posted with ``do=show``, as the frame's own forms do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from playwright.sync_api import Browser, Frame, Page
+
+from widget_server.model import LOCALES
+from widget_server.signing import State
+
+from .conftest import RealSites
+from .driver import record, submit, widget_frame
+from .paths import Path as Answers
+from .paths import paths_to_every_node
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+#: WCAG 2.2 A and AA (RGAA maps onto them) and axe's best practices.
+AXE_OPTIONS = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+
+#: Every tree of trees/, one test each (test_every_tree_is_checked keeps the list whole).
+TREES = [
+    "entry",
+    "account_takeover",
+    "card_fraud",
+    "harassment",
+    "identity_theft",
+    "investment_romance",
+    "phishing",
+    "purchase_fraud",
+    "ransomware",
+    "sextortion",
+    "tech_support_scam",
+]
+
+RUN_AXE = """async (options) => (await axe.run(document, options)).violations.map(
+    (v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '))"""
+
+#: Posts a signed state to the frame's step URL, as the frame's own forms do.
+SHOW = """([action, state]) => {
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = action;
+    for (const [name, value] of [['state', state], ['do', 'show']]) {
+        form.append(Object.assign(document.createElement('input'), {type: 'hidden', name, value}));
+    }
+    document.body.append(form);
+    form.submit();
+}"""
+
+
+@pytest.fixture(scope="module")
+def frame_page(browser: Browser, real_sites: RealSites) -> Iterator[tuple[Page, Frame]]:
+    """One partner page in page mode, its frame ready for axe; reused by every test."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does it)", pytrace=False)
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    context.add_init_script(path=AXE)
+    page = context.new_page()
+    record(page)
+    page.goto(f"{real_sites.partner}/page.html")
+    try:
+        yield page, widget_frame(page)
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def paths(real_sites: RealSites) -> dict[tuple[str, str], Answers]:
+    return paths_to_every_node(real_sites.catalog, real_sites.entry)
+
+
+def show(sites: RealSites, frame: Frame, answers: Answers, locale: str) -> None:
+    """Open the page ``answers`` lead to, in ``locale``, inside the frame."""
+    state = State("test", sites.entry, answers, locale, "FR")
+    query = urlencode({"origin": sites.partner, "lang": locale})
+    action = f"/w/{quote(sites.token, safe='')}/step?{query}"
+    signed = sites.signer.sign_state(state)
+    submit(frame, lambda: frame.evaluate(SHOW, [action, signed]))
+
+
+def axe_violations(frame: Frame, where: str) -> list[str]:
+    found: list[Any] = frame.evaluate(RUN_AXE, AXE_OPTIONS)
+    return [f"{where}: {v}" for v in found]
+
+
+def shown_node(frame: Frame) -> str | None:
+    node: str | None = frame.locator("form[data-node], main[data-node]").first.get_attribute(
+        "data-node"
+    )
+    return node
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_every_node_of_a_tree_in_french(
+    frame_page: tuple[Page, Frame],
+    real_sites: RealSites,
+    paths: dict[tuple[str, str], Answers],
+    tree: str,
+) -> None:
+    _, frame = frame_page
+    nodes = real_sites.catalog.trees[tree].nodes
+    violations: list[str] = []
+    for node in nodes:
+        show(real_sites, frame, paths[(tree, node)], "fr")
+        assert shown_node(frame) == node
+        assert frame.evaluate("document.documentElement.lang") == "fr"
+        violations += axe_violations(frame, f"{tree}/{node}")
+    assert violations == []
+
+
+def test_every_tree_is_checked(real_sites: RealSites) -> None:
+    assert sorted(TREES) == sorted(real_sites.catalog.trees), "add the new tree to TREES"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_start_and_outcome_pages_in_every_locale(
+    frame_page: tuple[Page, Frame],
+    real_sites: RealSites,
+    paths: dict[tuple[str, str], Answers],
+    locale: str,
+) -> None:
+    _, frame = frame_page
+    # The first outcome of each tree, in the order a victim meets them.
+    outcomes: dict[str, Answers] = {}
+    for (tree, node), answers in paths.items():
+        if real_sites.catalog.trees[tree].nodes[node].kind == "outcome":
+            outcomes.setdefault(tree, answers)
+    violations: list[str] = []
+    for where, answers in [("start", ()), *outcomes.items()]:
+        show(real_sites, frame, answers, locale)
+        assert frame.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
+            locale,
+            "rtl" if locale == "ar" else "ltr",
+        ]
+        violations += axe_violations(frame, f"{locale}/{where}")
+    assert violations == []
+
+
+def test_axe_reports_a_violation_planted_in_the_frame(
+    frame_page: tuple[Page, Frame], real_sites: RealSites
+) -> None:
+    """The checks above pass because the pages are clean, not because axe is blind."""
+    _, frame = frame_page
+    show(real_sites, frame, (), "fr")
+    frame.evaluate("document.querySelector('main').append(document.createElement('button'))")
+    violations = axe_violations(frame, "planted")
+    assert len(violations) == 1 and "button-name" in violations[0]

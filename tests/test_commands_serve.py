@@ -1,0 +1,192 @@
+"""``widget-server embed`` and ``widget-server serve``, as a site owner and an operator run them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from conftest import PARTNERS_YAML, SECRET_KEYS
+
+from widget_server.assets import LOADER_PATH, PLACEHOLDER_LOADER
+from widget_server.cli import main
+from widget_server.signing import Signer
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The WIDGET_ environment a deployment sets; returns the partners file."""
+    for name in list(os.environ):
+        if name.startswith("WIDGET_"):
+            monkeypatch.delenv(name)
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(PARTNERS_YAML, encoding="utf-8")
+    monkeypatch.setenv("WIDGET_PARTNERS", str(partners))
+    monkeypatch.setenv("WIDGET_SECRET_KEYS", ",".join(SECRET_KEYS))
+    monkeypatch.setenv("WIDGET_PUBLIC_URL", "https://widget.example.org/")
+    monkeypatch.setenv("WIDGET_DATA_DIR", str(tmp_path / "data"))
+    return partners
+
+
+def loader_bytes() -> bytes:
+    return LOADER_PATH.read_bytes() if LOADER_PATH.exists() else PLACEHOLDER_LOADER
+
+
+def attributes(tag: str) -> dict[str, str]:
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def test_embed_prints_only_the_snippet(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "demo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert len(lines) == 1
+    tag = lines[0]
+    assert tag.startswith("<script async src=") and tag.endswith("></script>")
+    found = attributes(tag)
+    body = loader_bytes()
+    version = hashlib.sha256(body).hexdigest()[:12]
+    assert found["src"] == f"https://widget.example.org/static/widget.{version}.js"
+    digest = base64.b64encode(hashlib.sha384(body).digest()).decode()
+    assert found["integrity"] == f"sha384-{digest}"
+    assert found["crossorigin"] == "anonymous"
+    assert (found["data-mode"], found["data-lang"]) == ("launcher", "fr")
+    assert Signer(SECRET_KEYS, 60).read_embed(found["data-embed"]) == "demo"
+
+
+def test_the_token_is_signed_with_the_newest_key(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["embed", "demo"]) == 0
+    token = attributes(capsys.readouterr().out)["data-embed"]
+    assert Signer(SECRET_KEYS[:1], 60).read_embed(token) == "demo"
+
+
+def test_embed_inline_prints_the_container_first(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["embed", "bank", "--mode", "inline", "--lang", "ar", "--label", 'Aide "vite"']) == 0
+    )
+    container, tag = capsys.readouterr().out.splitlines()
+    assert container == '<div id="cyberwidget"></div>'
+    found = attributes(tag)
+    assert found["data-mode"] == "inline" and found["data-lang"] == "ar"
+    assert found["data-target"] == "#cyberwidget"
+    assert 'data-label="Aide &quot;vite&quot;"' in tag
+
+
+def test_embed_defaults_to_the_partners_language(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["embed", "bank", "--mode", "page", "--target", "#help", "--position", "left"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1
+    found = attributes(out)
+    assert (found["data-lang"], found["data-target"], found["data-position"]) == (
+        "nl",
+        "#help",
+        "left",
+    )
+
+
+@pytest.mark.parametrize(
+    ("partner", "message"),
+    [("nobody", "unknown partner 'nobody' (partners: bank, demo, gone)"), ("gone", "is revoked")],
+)
+def test_embed_refuses_unknown_and_revoked_partners(
+    env: Path, capsys: pytest.CaptureFixture[str], partner: str, message: str
+) -> None:
+    assert main(["embed", partner]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("widget-server: error: ") and message in err
+
+
+def test_a_bad_partners_file_gives_clean_lines(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.write_text(
+        "partners:\n  demo:\n    name: Demo\n    origins: [https://a.example/x]\n", "utf-8"
+    )
+    for command in (["embed", "demo"], ["serve", "--port", "1"]):
+        assert main(command) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and "Traceback" not in err
+        assert f"{env}:4:15: 'https://a.example/x' is not written the expected way" in err
+        assert f"{env}:2:3: 'tree' is missing" in err
+
+
+def test_serve_refuses_an_unknown_entry_tree(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env.write_text(PARTNERS_YAML.replace("tree: entry", "tree: entyr", 1), encoding="utf-8")
+    assert main(["serve", "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown tree 'entyr' (did you mean 'entry'?)" in err and "Traceback" not in err
+
+
+def test_bad_settings_give_one_clean_line(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WIDGET_STATE_MAX_AGE", "soon")
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert err == "widget-server: error: expected a whole number, got 'soon'\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(env: Path) -> Iterator[str]:
+    """``widget-server serve`` in its own process, on the repository's trees."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "widget_server.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            if process.poll() is not None:
+                pytest.fail(f"serve exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_serve_serves_what_embed_prints(served: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "demo"]) == 0
+    found = attributes(capsys.readouterr().out)
+    path = found["src"].removeprefix("https://widget.example.org")
+    loader = httpx.get(served + path)
+    assert loader.status_code == 200
+    digest = base64.b64encode(hashlib.sha384(loader.content).digest()).decode()
+    assert found["integrity"] == f"sha384-{digest}"
+    page = httpx.get(f"{served}/w/{found['data-embed']}?origin=http://localhost:8001&lang=fr")
+    assert page.status_code == 200
+    assert 'data-parent-origin="http://localhost:8001"' in page.text
+    assert re.search(r'<form method="post" action="[^"]+" data-node="\w+"', page.text)
+    health = httpx.get(f"{served}/healthz").json()
+    assert health["status"] == "ok" and health["partners"] == 3

@@ -1,0 +1,309 @@
+"""The report step over HTTP: review, consent, identity, reference, status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pytest
+from conftest import SECRET_KEYS
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from widget_server.app import create_app
+from widget_server.forwarder import Forwarder, Tuning
+from widget_server.intake import IntakeThread
+from widget_server.model import Catalog
+from widget_server.partners import Registry
+from widget_server.reference import is_valid
+from widget_server.report_step import Reporting
+from widget_server.routing import Route as IntakeRoute
+from widget_server.routing import Routes
+from widget_server.settings import Settings
+from widget_server.signing import Signer, State
+
+INTAKE_KEY = "report-step-intake-key-0123456789abcdef"
+REPORTABLE = ("me", ("card",))
+NOT_REPORTABLE = ("me", ("password",))
+
+
+@pytest.fixture
+def reporting(settings: Settings) -> Reporting:
+    """Stores reports without sending them, so a test sees the outbox as the victim left it."""
+    routes = Routes((), IntakeRoute("default", "http://127.0.0.1:9/reports", INTAKE_KEY))
+    return Reporting(settings, routes=routes, forward=False)
+
+
+@pytest.fixture
+def report_app(
+    settings: Settings, catalog: Catalog, registry: Registry, reporting: Reporting
+) -> Starlette:
+    return create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
+
+
+@pytest.fixture
+def web(report_app: Starlette) -> Iterator[TestClient]:
+    with TestClient(report_app, base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer(SECRET_KEYS, 7200)
+
+
+class Victim:
+    def __init__(self, client: TestClient, signer: Signer, locale: str = "en") -> None:
+        self.client = client
+        self.signer = signer
+        self.token = signer.embed_token("demo")
+        self.locale = locale
+
+    @property
+    def action(self) -> str:
+        return f"/w/{self.token}/report?lang={self.locale}"
+
+    def state(self, answers: tuple = REPORTABLE) -> str:
+        return self.signer.sign_state(State("demo", "entry", answers, self.locale, "FR"))
+
+    def open_form(self, answers: tuple = REPORTABLE):
+        return self.client.post(self.action, data={"state": self.state(answers)})
+
+    def send(self, form_page, **fields: str):
+        data = {
+            "state": hidden(form_page.text, "state"),
+            "report": hidden(form_page.text, "report"),
+            "do": "send",
+            "mode": "anonymous",
+            "country": "BE",
+            "consent": "yes",
+            **fields,
+        }
+        return self.client.post(self.action, data={k: v for k, v in data.items() if v is not None})
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
+    assert match, f"no hidden {name}"
+    return unescape(match.group(1))
+
+
+def reference_on(html: str) -> str:
+    match = re.search(r'id="cw-reference"[^>]*>([^<]+)<', html)
+    assert match
+    return match.group(1)
+
+
+@pytest.fixture
+def victim(web: TestClient, signer: Signer) -> Victim:
+    return Victim(web, signer)
+
+
+def test_the_form_shows_exactly_what_will_be_sent(victim: Victim, reporting: Reporting):
+    page = victim.open_form()
+    assert page.status_code == 200
+    text = page.text
+    assert 'data-page="report"' in text
+    for shown in (
+        "[en] Who is the victim?",
+        "[en] Me",
+        "[en] What did you give?",
+        "[en] My card",
+        "[en] Your card details were stolen",
+    ):
+        assert shown in text
+    assert 'id="cw-mode-anonymous" checked' in text
+    assert 'id="cw-consent">' in text  # not ticked in advance
+    assert '<option value="FR" selected>' in text
+    assert "default-src" in page.headers["content-security-policy"]
+    assert reporting.outbox.counts() == {"pending": 0, "sending": 0, "delivered": 0, "dead": 0}
+
+
+def test_nothing_is_stored_without_consent(victim: Victim, reporting: Reporting):
+    page = victim.send(victim.open_form(), consent=None)
+    assert page.status_code == 400
+    assert 'href="#cw-consent"' in page.text and 'aria-invalid="true"' in page.text
+    assert sum(reporting.outbox.counts().values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"mode": "identified", "name": "Jeanne", "email": "jeanne@"}, "email_invalid"),
+        ({"mode": "identified", "name": "Jeanne", "phone": "12"}, "phone_invalid"),
+        ({"mode": "identified", "name": "Jeanne"}, "contact_missing"),
+        ({"mode": "identified", "email": "j@example.org"}, "name_missing"),
+        ({"mode": "identified"}, "name_missing"),
+        ({"mode": "anonymous", "email": "j@example.org"}, "details_but_anonymous"),
+        ({"mode": "whatever"}, "mode_missing"),
+        ({"country": "XX"}, "country_missing"),
+        ({"description": "x" * 3001}, "description_too_long"),
+    ],
+)
+def test_each_field_is_checked_and_kept(victim: Victim, reporting: Reporting, fields, error):
+    page = victim.send(victim.open_form(), **fields)
+    assert page.status_code == 400
+    messages = reporting.translator("en")
+    wanted = messages(f"error.{error}", max=3000)
+    assert unescape(page.text).count(wanted) == 2  # in the summary and beside the field
+    for value in fields.values():
+        if len(value) < 100 and value not in ("identified", "anonymous", "whatever", "XX"):
+            assert value in unescape(page.text)  # what the victim typed is not lost
+    assert sum(reporting.outbox.counts().values()) == 0
+
+
+def test_an_anonymous_report_is_stored_before_the_reference_is_shown(
+    victim: Victim, reporting: Reporting
+):
+    page = victim.send(victim.open_form(), description="Un faux site de colis.")
+    assert page.status_code == 200
+    reference = reference_on(page.text)
+    assert is_valid(reference)
+    assert reporting.translator("en")("sent_anonymous") in page.text
+    row = reporting.outbox.find(reference)
+    assert row is not None and row.state == "pending" and row.country == "BE"
+    body = json.loads(reporting.outbox.body(row.report_id) or b"{}")
+    assert body["identity"] is None
+    assert body["description"] == "Un faux site de colis."
+    assert body["consent"]["text"] == reporting.translator("en")("consent")
+    assert body["outcome"]["node"] == "card_given"
+    assert [s["answers"][0]["text"] for s in body["path"]] == ["[en] Me", "[en] My card"]
+
+
+def test_an_identified_report_sent_twice_is_stored_once(victim: Victim, reporting: Reporting):
+    form = victim.open_form()
+    identity = {"mode": "identified", "name": "Jeanne Exemple", "phone": "+32 470 12 34 56"}
+    first = victim.send(form, **identity)
+    again = victim.send(form, **identity)
+    assert reference_on(first.text) == reference_on(again.text)
+    assert sum(reporting.outbox.counts().values()) == 1
+    assert reporting.translator("en")("sent_identified") in first.text
+    row = reporting.outbox.find(reference_on(first.text))
+    assert row is not None
+    body = json.loads(reporting.outbox.body(row.report_id) or b"{}")
+    assert body["identity"] == {"name": "Jeanne Exemple", "phone": "+32 470 12 34 56"}
+
+
+def test_the_status_shows_the_intakes_case_number_once_delivered(
+    victim: Victim, reporting: Reporting, tmp_path: Path
+):
+    page = victim.send(victim.open_form())
+    reference = reference_on(page.text)
+    status = {
+        "state": hidden(page.text, "state"),
+        "report": hidden(page.text, "report"),
+        "do": "status",
+    }
+    pending = victim.client.post(victim.action, data=status)
+    assert reporting.translator("en")("status_pending") in pending.text
+    with IntakeThread(tmp_path / "intake.sqlite3", INTAKE_KEY) as intake:
+        routes = Routes((), IntakeRoute("default", intake.reports_url, INTAKE_KEY))
+        forwarder = Forwarder(reporting.settings, reporting.outbox, routes, tuning=Tuning())
+        assert asyncio.run(forwarder.drain()) == 1
+    delivered = victim.client.post(victim.action, data=status)
+    assert reference_on(delivered.text) == reference
+    row = reporting.outbox.find(reference)
+    assert row is not None and row.case_number
+    assert reporting.translator("en")("status_delivered") in delivered.text
+    assert row.case_number in delivered.text
+    assert f'href="{row.follow_up_url}"' in delivered.text
+    assert 'rel="noopener noreferrer"' in delivered.text
+
+
+def test_only_a_reportable_diagnosis_can_be_sent(victim: Victim, reporting: Reporting):
+    assert victim.open_form(NOT_REPORTABLE).status_code == 400
+    form = victim.open_form()
+    sneaky = victim.client.post(
+        victim.action,
+        data={
+            "state": victim.state(NOT_REPORTABLE),
+            "report": hidden(form.text, "report"),
+            "do": "send",
+            "mode": "anonymous",
+            "country": "FR",
+            "consent": "yes",
+        },
+    )
+    assert sneaky.status_code == 400
+    assert sum(reporting.outbox.counts().values()) == 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "forged", "a-state", "other-partner", "doubled"])
+def test_a_bad_report_token_is_refused(victim: Victim, signer: Signer, reporting: Reporting, kind):
+    form = victim.open_form()
+    token = {
+        "missing": "",
+        "forged": hidden(form.text, "report")[:-2] + "xx",
+        "a-state": victim.state(),
+        "other-partner": signer.sign_report(
+            {"r": "5d0f6c3e-8a51-4c1e-9f7b-2a64e0c1d9b3", "p": "bank"}
+        ),
+        "doubled": hidden(form.text, "report"),
+    }[kind]
+    data: dict[str, object] = {
+        "state": victim.state(),
+        "report": [token, token] if kind == "doubled" else token,
+        "do": "send",
+        "mode": "anonymous",
+        "country": "FR",
+        "consent": "yes",
+    }
+    assert victim.client.post(victim.action, data=data).status_code == 400
+    assert sum(reporting.outbox.counts().values()) == 0
+
+
+def test_the_step_speaks_the_victims_language(web: TestClient, signer: Signer):
+    victim = Victim(web, signer, locale="ar")
+    page = victim.open_form()
+    assert 'lang="ar" dir="rtl"' in page.text
+    assert "إرسال بلاغي" in page.text
+    sent = victim.send(page)
+    assert "رقمك المرجعي" in sent.text
+    assert 'dir="ltr"' in sent.text  # the reference reads left to right
+
+
+def test_nothing_the_victim_typed_is_logged(victim: Victim, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    secrets = {
+        "name": "Zoé Secrète",
+        "email": "zoe.secrete@example.org",
+        "phone": "+33 6 11 22 33 44",
+    }
+    story = "Il a menacé de publier mes photos"
+    victim.send(victim.open_form(), mode="identified", description=story, **secrets)
+    victim.send(victim.open_form(), mode="identified", name="Zoé Secrète", email="zoe@")
+    assert "report accepted" in caplog.text
+    for secret in (*secrets.values(), story):
+        assert secret not in caplog.text
+
+
+def test_a_running_server_forwards_a_report_at_once(
+    settings: Settings, catalog: Catalog, registry: Registry, signer: Signer, tmp_path: Path
+):
+    with IntakeThread(tmp_path / "intake.sqlite3", INTAKE_KEY) as intake:
+        routes = Routes((), IntakeRoute("default", intake.reports_url, INTAKE_KEY))
+        reporting = Reporting(settings, routes=routes, tuning=Tuning(poll_interval=60))
+        app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
+        with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+            assert reporting.forwarder is not None  # started by the app's lifespan
+            victim = Victim(client, signer)
+            page = victim.send(victim.open_form())
+            reference = reference_on(page.text)
+            status = {
+                "state": hidden(page.text, "state"),
+                "report": hidden(page.text, "report"),
+                "do": "status",
+            }
+            delivered = reporting.translator("en")("status_delivered")
+            deadline = time.monotonic() + 10  # woken at once: the poll interval is a minute
+            while delivered not in (shown := client.post(victim.action, data=status).text):
+                assert time.monotonic() < deadline, "not delivered"
+                time.sleep(0.02)
+            assert reference in shown
+        assert reporting.forwarder is None

@@ -1,0 +1,257 @@
+"""The widget server: ``create_app(settings)`` builds the Starlette app.
+
+The factory takes its settings (tests pass their own) and, optionally, an
+already loaded catalog and partner registry; otherwise the lifespan loads them
+once from the settings' paths. Routes:
+
+- ``GET /w/{token}``: the frame's first page; ``?origin=`` (the host page's
+  origin, kept only when it is one of the partner's) and ``?lang=``;
+- ``POST /w/{token}/step``: the signed state and an action, the next page;
+- ``POST /w/{token}/report``: the report step (:mod:`widget_server.report_step`);
+- ``GET /static/widget.js`` and ``/static/widget.<version>.js``: the loader;
+- ``GET /static/frame.<version>.css|js`` and ``/theme/<partner>.<version>.css``;
+- ``GET /healthz``;
+- ``/observatory/``: the operators' dashboard (:mod:`widget_server.dashboard`),
+  off (404) unless an operator key is set.
+
+The lifespan runs the outbox's forwarder, the reload watcher and the wave
+watcher, and stops them cleanly on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import frame, report_step
+from .assets import IMMUTABLE, SHORT, Asset
+from .dashboard import observatory_router
+from .events import EventStore
+from .headers import SecurityHeaders, add_security_headers
+from .model import Catalog
+from .partners import Registry
+from .report_step import Reporting
+from .service import Widget, fingerprint
+from .settings import Settings
+from .waves import WaveLog, watch_waves
+
+logger = logging.getLogger("widget_server")
+
+#: The largest request body the server reads, for any route.
+MAX_BODY = 64 * 1024
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: Catalog | None = None,
+    registry: Registry | None = None,
+    watch: bool | None = None,
+    reporting: Reporting | None = None,
+    events: EventStore | None = None,
+) -> Starlette:
+    """Build the app.
+
+    Give ``catalog`` and ``registry`` to skip loading them from files (tests,
+    or ``serve`` which loads them first to report problems cleanly). ``watch``
+    reloads them when the files change, every ``settings.reload_interval``
+    seconds; by default only when they were loaded from files. ``reporting``
+    (the outbox, routes and forwarder) is built from the settings unless given;
+    a bad routes file raises :class:`~widget_server.problems.ProblemsError` here.
+    ``events`` is the observatory's store, by default in ``settings.data_dir``.
+    """
+    widget = Widget.build(settings)
+    reporting = reporting if reporting is not None else Reporting(settings)
+    events = events if events is not None else EventStore.for_settings(settings)
+    wave_log = WaveLog()  # shared, so the dashboard and the watcher log a wave once
+    if catalog is not None and registry is not None:
+        widget.install(catalog, registry)
+        widget.seen = fingerprint(settings)
+    watching = (catalog is None) if watch is None else watch
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if not widget.loaded:
+            widget.load()
+        tasks = [asyncio.create_task(watch_waves(events, log=wave_log), name="wave-watcher")]
+        if watching and settings.reload_interval > 0:
+            tasks.append(
+                asyncio.create_task(_watch(widget, settings.reload_interval), name="reloader")
+            )
+        try:
+            async with reporting.running():
+                yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    routes = [
+        Route("/w/{token}", frame.first_step, methods=["GET"]),
+        Route("/w/{token}/", frame.first_step, methods=["GET"]),
+        Route("/w/{token}/step", frame.next_step, methods=["POST"]),
+        Route("/w/{token}/report", report_step.report_step, methods=["POST"]),
+        Route("/static/widget.js", loader, methods=["GET"]),
+        Route("/static/widget.{version}.js", versioned_loader, methods=["GET"]),
+        Route("/static/frame.{version}.{kind}", frame_asset, methods=["GET"]),
+        Route("/theme/{partner}.{version}.css", theme_css, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/favicon.ico", no_icon, methods=["GET"]),
+        Mount(
+            "/observatory",
+            app=observatory_router(
+                settings,
+                events,
+                catalog=lambda: widget.world.catalog if widget.loaded else None,
+                wave_log=wave_log,
+            ),
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_body=MAX_BODY)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.widget = widget
+    app.state.reporting = reporting
+    app.state.events = events
+    return app
+
+
+async def _watch(widget: Widget, interval: float) -> None:
+    """Check the files now and then; parsing runs in a thread so requests go on."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(widget.reload_if_changed)
+        except Exception:  # a reload must never stop the server
+            logger.exception("reloading failed; the last good files stay in use")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_body`` bytes with our own 413 page.
+
+    A declared ``Content-Length`` over the limit is refused before anything is
+    read; a chunked body is counted as it arrives and stops the request with a
+    413 the moment it passes the limit. (Starlette's own limit answers in plain
+    English text; a victim gets a page in their language.)
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            request = Request(scope)
+            response = frame.standalone(_widget(request), request, "too_large", 413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise HTTPException(413)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _widget(request: Request) -> Widget:
+    widget: Widget = request.app.state.widget
+    return widget
+
+
+async def loader(request: Request) -> Response:
+    return _widget(request).assets.loader.response(request, cache=SHORT, cross_origin=True)
+
+
+async def versioned_loader(request: Request) -> Response:
+    asset = _widget(request).assets.loader
+    if request.path_params["version"] != asset.version:
+        return _not_found(request)
+    return asset.response(request, cache=IMMUTABLE, cross_origin=True)
+
+
+async def frame_asset(request: Request) -> Response:
+    assets = _widget(request).assets
+    asset: Asset | None = {"css": assets.frame_css, "js": assets.frame_js}.get(
+        request.path_params["kind"]
+    )
+    if asset is None or request.path_params["version"] != asset.version:
+        return _not_found(request)
+    return asset.response(request, cache=IMMUTABLE)
+
+
+async def theme_css(request: Request) -> Response:
+    widget = _widget(request)
+    asset = widget.world.themes.get(request.path_params["partner"])
+    if asset is None or asset.version != request.path_params["version"]:
+        return _not_found(request)
+    return asset.response(request, cache=IMMUTABLE)
+
+
+async def no_icon(request: Request) -> Response:
+    """Browsers ask for an icon when the frame is opened as a page; we have none."""
+    return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
+
+async def healthz(request: Request) -> Response:
+    widget = _widget(request)
+    world = widget.world
+    if world is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    return JSONResponse(
+        {"status": "ok", "trees": len(world.catalog.trees), "partners": len(world.registry)}
+    )
+
+
+def _not_found(request: Request) -> Response:
+    return frame.standalone(_widget(request), request, "not_found", 404)
+
+
+_PAGES = {404: "not_found", 405: "not_found", 413: "too_large"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404, 405, 413 and friends: a page in the victim's language, never a bare text."""
+    assert isinstance(exc, HTTPException)
+    default = "bad_request" if exc.status_code < 500 else "server_error"
+    page = _PAGES.get(exc.status_code, default)
+    response = frame.standalone(_widget(request), request, page, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The last resort. It runs outside the middleware, so it adds the headers itself."""
+    logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    try:
+        response: Response = frame.standalone(_widget(request), request, "server_error", 500)
+    except Exception:  # the error page itself failed: plain text still gets the headers
+        response = PlainTextResponse("Server error", status_code=500)
+    add_security_headers(response.headers)
+    return response

@@ -1,0 +1,138 @@
+"""``widget-server serve`` and ``widget-server embed``.
+
+``serve`` checks everything before it listens: settings, trees and partners
+load first, and any problem stops it with clean ``file:line:column`` lines
+instead of a traceback. ``embed`` prints a partner's snippet, and only the
+snippet, on stdout, so ``widget-server embed demo > snippet.html`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from html import escape
+
+from .assets import load_assets
+from .cli import CommandError
+from .model import LOCALES
+from .partners import Partner, load_partners
+from .settings import Settings
+from .signing import Signer
+
+MODES = ("launcher", "inline", "page")
+
+#: The container the inline and page snippets put the widget in.
+CONTAINER_ID = "cyberwidget"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the widget (settings from WIDGET_* environment variables)",
+        description="Serve the widget. Trees and partners are checked first; any problem "
+        "stops the server with file:line:column lines.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    serve.set_defaults(handler=run_serve)
+
+    embed = subparsers.add_parser(
+        "embed",
+        help="print the snippet a partner pastes into its pages",
+        description="Print PARTNER's snippet, and nothing else, on stdout. The script's "
+        "src is versioned and pinned with an integrity hash; the token is signed with the "
+        "newest of WIDGET_SECRET_KEYS.",
+    )
+    embed.add_argument("partner", metavar="PARTNER", help="a partner id from the partners file")
+    embed.add_argument(
+        "--mode",
+        choices=MODES,
+        default="launcher",
+        help="launcher: a floating button that opens a panel; inline: in a container of "
+        "the page, opened by a button; page: in a container, open at once (%(default)s)",
+    )
+    embed.add_argument(
+        "--lang",
+        choices=LOCALES,
+        help="the widget's language (default: the partner's; the victim may switch)",
+    )
+    embed.add_argument(
+        "--target",
+        help="CSS selector of your own container for inline and page modes; without "
+        f'it the snippet starts with <div id="{CONTAINER_ID}"></div> to paste where it goes',
+    )
+    embed.add_argument("--label", help="the launcher button's text (default: per language)")
+    embed.add_argument(
+        "--position", choices=("left", "right"), help="launcher side (default: inline end)"
+    )
+    embed.set_defaults(handler=run_embed)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .service import load_world
+
+    settings = Settings.from_environ()
+    catalog, registry = load_world(settings)
+    app = create_app(settings, catalog=catalog, registry=registry, watch=True)
+    print(
+        f"widget-server: serving {len(catalog.trees)} trees for {len(registry)} partners on "
+        f"http://{args.host}:{args.port} (public URL {settings.public_url})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        server_header=False,
+        timeout_keep_alive=5,
+        log_level="info",
+    )
+    return 0
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+    registry = load_partners(settings.partners_file)
+    partner = registry.get(args.partner)
+    if partner is None:
+        known = ", ".join(sorted(p.id for p in registry)) or "none"
+        raise CommandError(f"unknown partner {args.partner!r} (partners: {known})")
+    if not partner.active:
+        raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
+    print(snippet(settings, partner, args))
+    return 0
+
+
+def snippet(settings: Settings, partner: Partner, args: argparse.Namespace) -> str:
+    """The lines a site owner pastes: the container when needed, then the script tag."""
+    loader = load_assets().loader
+    token = Signer(settings.secret_keys, settings.state_max_age).embed_token(partner.id)
+    attributes = [
+        ("async", None),
+        ("src", f"{settings.public_url}/static/widget.{loader.version}.js"),
+        ("integrity", loader.integrity),
+        ("crossorigin", "anonymous"),
+        ("data-embed", token),
+        ("data-mode", args.mode),
+        ("data-lang", args.lang or partner.locale),
+    ]
+    lines = []
+    target = args.target
+    if args.mode != "launcher" and target is None:
+        target = f"#{CONTAINER_ID}"
+        lines.append(f'<div id="{CONTAINER_ID}"></div>')
+    if target is not None:
+        attributes.append(("data-target", target))
+    if args.label:
+        attributes.append(("data-label", args.label))
+    if args.position:
+        attributes.append(("data-position", args.position))
+    rendered = " ".join(
+        name if value is None else f'{name}="{escape(value, quote=True)}"'
+        for name, value in attributes
+    )
+    lines.append(f"<script {rendered}></script>")
+    return "\n".join(lines)

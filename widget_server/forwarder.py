@@ -1,0 +1,451 @@
+"""The forwarder: a background task that sends the outbox to the intakes.
+
+It claims due reports (with a lease), posts each one's stored body bytes to its
+route with httpx, and writes down what happened:
+
+- a 2xx: delivered; the intake's case number and follow-up link are kept, the
+  identity and description are purged;
+- a connection error, a timeout, 408, 425, 429 or a 5xx: tried again later,
+  after an exponential backoff with full jitter (a random wait between 0 and
+  ``base * 2**(attempt-1)``, capped), or after ``Retry-After`` when the intake
+  says so. It never gives up on these: an outage only delays delivery;
+- any other answer (a bad signature, a body the intake refuses, a redirect):
+  dead, with the reason, until an operator fixes the cause and retries it.
+
+Every attempt has explicit connect, read, write and pool timeouts *and* a total
+deadline, so a slow-dripping intake cannot hold a report (or a lease) forever.
+Log lines carry the report id, reference, status and attempt, never the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from . import signature
+from .outbox import Claimed, Completion, OutboxStore
+from .routing import Routes
+from .settings import Settings
+
+log = logging.getLogger("widget_server.forwarder")
+
+#: Statuses worth trying again: the intake is busy, restarting or broken for now.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+#: The most of an intake's answer read; a case number needs a few bytes.
+MAX_ANSWER = 64 * 1024
+
+_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SAFE = re.compile(r"[^\x20-\x7e]")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How hard and how often the forwarder tries. Tests and benches shorten it."""
+
+    #: httpx timeouts, in seconds, for each phase of a request.
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    write_timeout: float = 20.0
+    pool_timeout: float = 5.0
+    #: The most one attempt may take in all, whatever the phases do.
+    deadline: float = 30.0
+    #: How long a claim lasts; longer than ``deadline`` so a live worker keeps it.
+    lease: float = 90.0
+    #: Backoff: the first retry waits up to ``backoff_base``, doubling to ``backoff_cap``.
+    backoff_base: float = 1.0
+    backoff_cap: float = 600.0
+    #: The longest ``Retry-After`` honoured; a longer one is cut to this.
+    retry_after_cap: float = 3600.0
+    #: Reports in flight at once.
+    concurrency: int = 8
+    #: How often to look for reports that another process accepted.
+    poll_interval: float = 2.0
+    #: On stop, how long reports in flight may finish before they are handed back.
+    stop_grace: float = 5.0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Tuning:
+        """The server's tuning: ``WIDGET_FORWARD_DEADLINE`` bounds each attempt.
+
+        Each phase's timeout is cut to the deadline, and a claim lasts three
+        deadlines, so a live worker always keeps its claim while a crashed
+        one's expires soon after.
+        """
+        deadline = settings.forward_deadline
+        base = cls()
+        return cls(
+            connect_timeout=min(base.connect_timeout, deadline),
+            read_timeout=min(base.read_timeout, deadline),
+            write_timeout=min(base.write_timeout, deadline),
+            pool_timeout=min(base.pool_timeout, deadline),
+            deadline=deadline,
+            lease=3 * deadline,
+        )
+
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(
+            connect=self.connect_timeout,
+            read=self.read_timeout,
+            write=self.write_timeout,
+            pool=self.pool_timeout,
+        )
+
+
+def backoff(attempts: int, tuning: Tuning, rng: random.Random | None = None) -> float:
+    """Seconds to wait after ``attempts`` failed attempts: full jitter."""
+    ceiling = min(tuning.backoff_cap, tuning.backoff_base * 2 ** max(0, attempts - 1))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: a number of seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def worker_name() -> str:
+    """A name for this worker, unique among processes sharing an outbox."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one attempt came to."""
+
+    outcome: str  # "delivered", "retry" or "dead"
+    status: int | None
+    error: str = ""
+    retry_after: float | None = None
+    case_number: str | None = None
+    follow_up_url: str | None = None
+
+
+class Forwarder:
+    """Sends the outbox, from one process; any number may share an outbox."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: OutboxStore,
+        routes: Routes,
+        *,
+        tuning: Tuning | None = None,
+        worker: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.routes = routes
+        self.tuning = tuning or Tuning()
+        self.worker = worker or worker_name()
+        self._wake = asyncio.Event()
+        self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
+        self._recorder = _GroupCommit(outbox, self.worker)
+
+    def wake(self) -> None:
+        """A report was just accepted: look at the outbox now, not at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Forward until ``stop`` is set, then hand back what is still in flight."""
+        tuning = self.tuning
+        in_flight: dict[asyncio.Task[None], Claimed] = {}
+        stop_watch = asyncio.create_task(stop.wait())
+        stop_watch.add_done_callback(lambda _: self._wake.set())
+        async with httpx.AsyncClient(
+            timeout=tuning.timeout(),
+            limits=httpx.Limits(max_connections=tuning.concurrency),
+            follow_redirects=False,
+            headers={"User-Agent": "widget-server outbox"},
+        ) as client:
+            try:
+                while not stop.is_set():
+                    self._wake.clear()
+                    free = tuning.concurrency - len(in_flight)
+                    claimed: list[Claimed] = []
+                    if free > 0:
+                        claimed = await self._claim(free)
+                        for report in claimed:
+                            task = asyncio.create_task(self._forward(client, report))
+                            task.add_done_callback(lambda t: self._finished(t, in_flight))
+                            in_flight[task] = report
+                    if claimed and len(claimed) == free:
+                        continue  # the outbox may hold more that are due
+                    if not claimed and not in_flight and self._recorder.delivered:
+                        await self._checkpoint()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(await self._idle_time(bool(in_flight))):
+                            await self._wake.wait()
+            finally:
+                stop_watch.cancel()
+                await self._hand_back(in_flight)
+
+    async def drain(self) -> int:
+        """Send what is due until nothing is, then return the attempts made.
+
+        For ``outbox forward --once`` (a cron job) and tests. A report that fails
+        is tried again here only if its backoff runs out before the drain ends.
+        """
+        sent = 0
+        async with httpx.AsyncClient(
+            timeout=self.tuning.timeout(),
+            follow_redirects=False,
+            headers={"User-Agent": "widget-server outbox"},
+        ) as client:
+            while claimed := await self._claim(self.tuning.concurrency):
+                await asyncio.gather(*(self._forward(client, report) for report in claimed))
+                sent += len(claimed)
+        return sent
+
+    def _finished(self, task: asyncio.Task[None], in_flight: dict[asyncio.Task[None], Any]) -> None:
+        in_flight.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("forwarding failed unexpectedly: %s", type(task.exception()).__name__)
+        self._wake.set()
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        try:
+            return await asyncio.to_thread(self.outbox.claim, self.worker, limit, self.tuning.lease)
+        except Exception as exc:  # the database is busy or gone: try again at the next poll
+            log.error("cannot claim reports from the outbox: %s", type(exc).__name__)
+            return []
+
+    async def _checkpoint(self) -> None:
+        self._recorder.delivered = 0
+        try:
+            await asyncio.to_thread(self.outbox.checkpoint)
+        except Exception as exc:  # busy readers: the next idle moment will do
+            log.warning("cannot checkpoint the outbox: %s", type(exc).__name__)
+
+    async def _idle_time(self, busy: bool) -> float:
+        poll = self.tuning.poll_interval
+        if busy:
+            return poll
+        try:
+            due = await asyncio.to_thread(self.outbox.next_wakeup)
+        except Exception:
+            return poll
+        if due is None:
+            return poll
+        return min(poll, max(0.0, due - time.time()) + 0.005)
+
+    async def _hand_back(self, in_flight: dict[asyncio.Task[None], Claimed]) -> None:
+        claims = dict(in_flight)  # finished tasks leave in_flight on their own
+        pending: set[asyncio.Task[None]] = set()
+        if claims:
+            _, pending = await asyncio.wait(set(claims), timeout=self.tuning.stop_grace)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._recorder.idle()
+        stopped = [
+            Completion(claims[task].report_id, "retry", None, "stopped: handed back on shutdown")
+            for task in pending
+        ]
+        if stopped:
+            await asyncio.to_thread(self.outbox.record, self.worker, stopped)
+
+    async def _forward(self, client: httpx.AsyncClient, report: Claimed) -> None:
+        result = await self.attempt(client, report)
+        delay = 0.0
+        if result.outcome == "retry":
+            delay = backoff(report.attempts, self.tuning, self._rng)
+            if result.retry_after is not None:
+                delay = max(delay, min(result.retry_after, self.tuning.retry_after_cap))
+        await self._recorder.record(
+            Completion(
+                report.report_id,
+                result.outcome,
+                result.status,
+                result.error,
+                delay,
+                result.case_number,
+                result.follow_up_url,
+            )
+        )
+        ids = f"id={report.report_id} reference={report.reference} attempt={report.attempts}"
+        kind = result.error.split(":")[0]
+        if result.outcome == "delivered":
+            log.info("report delivered %s status=%s", ids, result.status)
+        elif result.outcome == "retry":
+            log.warning(
+                "report not delivered yet %s status=%s error=%s retry_in=%.2fs",
+                ids,
+                result.status,
+                kind,
+                delay,
+            )
+        else:
+            log.error(
+                "report refused by the intake, kept as dead %s status=%s reason=%s",
+                ids,
+                result.status,
+                kind,
+            )
+
+    async def attempt(self, client: httpx.AsyncClient, report: Claimed) -> Result:
+        """Post one report once, within the deadline, and classify the answer."""
+        route = self.routes.for_report(report.country, report.partner)
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": report.report_id,
+            signature.HEADER: signature.sign(route.key, report.body),
+        }
+        try:
+            async with asyncio.timeout(self.tuning.deadline):
+                async with client.stream(
+                    "POST", route.url, content=report.body, headers=headers
+                ) as response:
+                    answer = await _read_limited(response)
+        except TimeoutError:
+            return Result("retry", None, f"deadline: no answer within {self.tuning.deadline:g} s")
+        except httpx.TimeoutException as exc:
+            return Result("retry", None, f"timeout: {type(exc).__name__}")
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return Result("dead", None, f"bad_route: the route {route.name!r} URL: {exc}")
+        except httpx.TransportError as exc:
+            return Result("retry", None, f"connection: {type(exc).__name__}")
+        status = response.status_code
+        if 200 <= status < 300:
+            case_number, follow_up = _case(answer)
+            return Result("delivered", status, "", None, case_number, follow_up)
+        reason = _reason(answer, status)
+        if status in RETRY_STATUSES:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return Result("retry", status, reason, retry_after)
+        return Result("dead", status, reason)
+
+
+class _GroupCommit:
+    """Writes the answers of attempts that finish together in one transaction.
+
+    Each attempt waits until its own answer is written; answers that arrive
+    while a group is being written form the next group. Under load the outbox
+    then commits a few times per second, not once per report, which leaves the
+    write lock free for victims' reports.
+    """
+
+    def __init__(self, outbox: OutboxStore, worker: str) -> None:
+        self.outbox = outbox
+        self.worker = worker
+        self._queue: list[tuple[Completion, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        #: Deliveries written since the last checkpoint.
+        self.delivered = 0
+
+    async def record(self, completion: Completion) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((completion, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(future)
+
+    async def idle(self) -> None:
+        """Wait until every answer handed in is written."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.wait({self._writer})
+
+    async def _write(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(self.outbox.record, self.worker, [c for c, _ in group])
+            except Exception as exc:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                self.delivered += sum(c.outcome == "delivered" for c, _ in group)
+                for _, future in group:
+                    if not future.done():
+                        future.set_result(None)
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    data = bytearray()
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= MAX_ANSWER:
+            break
+    return bytes(data[:MAX_ANSWER])
+
+
+def _json_object(answer: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(answer)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _case(answer: bytes) -> tuple[str | None, str | None]:
+    data = _json_object(answer)
+    case_number = data.get("case_number")
+    follow_up = data.get("follow_up_url")
+    if not isinstance(case_number, str) or not case_number or len(case_number) > 100:
+        case_number = None
+    else:
+        case_number = _SAFE.sub("", case_number)
+    if not _is_link(follow_up):
+        follow_up = None
+    return case_number, follow_up
+
+
+def _is_link(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= 500
+        and value.startswith(("https://", "http://"))
+        and not _SAFE.search(value)
+    )
+
+
+def _reason(answer: bytes, status: int) -> str:
+    """``code: message`` from the intake's JSON error, printable and short."""
+    data = _json_object(answer)
+    code = data.get("error")
+    code = code if isinstance(code, str) and _CODE.match(code) else f"http_{status}"
+    message = data.get("message")
+    text = _SAFE.sub("?", message)[:300] if isinstance(message, str) else ""
+    return f"{code}: the intake answered {status}" + (f" ({text})" if text else "")
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, outbox: OutboxStore, routes: Routes, *, tuning: Tuning | None = None
+) -> AsyncIterator[Forwarder]:
+    """Run a forwarder for the life of an app: ``async with running(...) as forwarder``."""
+    forwarder = Forwarder(settings, outbox, routes, tuning=tuning)
+    stop = asyncio.Event()
+    task = asyncio.create_task(forwarder.run(stop), name="outbox-forwarder")
+    try:
+        yield forwarder
+    finally:
+        stop.set()
+        await task

@@ -1,0 +1,79 @@
+"""Security headers on every response the server sends.
+
+Routes that know better set their own ``Content-Security-Policy`` (a frame
+page lists its partner's origins in ``frame-ancestors``); everything else, 404s
+and error pages included, gets the strictest policy: nothing loads, nothing
+frames it. The middleware only fills in what a route did not set, so one place
+guarantees that no response leaves without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: For responses that are not pages of the frame: nothing loads, nothing frames.
+LOCKED_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+#: Browser features the widget never needs; a partner's page cannot lend them to us either.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), "
+    "usb=(), xr-spatial-tracking=(), browsing-topics=()"
+)
+
+#: Headers every response carries.
+ALWAYS: tuple[tuple[str, str], ...] = (
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    ("permissions-policy", PERMISSIONS_POLICY),
+)
+
+NO_STORE = "no-store"
+
+
+def frame_csp(ancestors: Sequence[str], images: Iterable[str] = ()) -> str:
+    """The policy of a frame page: our own files only, framed by ``ancestors`` only.
+
+    ``ancestors`` are a partner's exact origins; with none (an unknown or
+    forged token), nobody may frame the page. ``images`` adds the partner's
+    logo origin.
+    """
+    frame_ancestors = " ".join(ancestors) if ancestors else "'none'"
+    img = " ".join(["'self'", *images])
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {frame_ancestors}"
+    )
+
+
+class SecurityHeaders:
+    """ASGI middleware: adds the headers a response lacks, never overrides a route's."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                add_security_headers(MutableHeaders(scope=message))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def add_security_headers(headers: MutableHeaders) -> None:
+    """Fill in the security headers ``headers`` lacks (used by the middleware and 500s)."""
+    if "content-security-policy" not in headers:
+        headers["content-security-policy"] = LOCKED_CSP
+        headers.setdefault("x-frame-options", "DENY")
+    for name, value in ALWAYS:
+        headers.setdefault(name, value)
+    headers.setdefault("cache-control", NO_STORE)

@@ -1,0 +1,250 @@
+"""The partner registry: who may embed the widget, where, and how it looks.
+
+``embed/partners.yaml`` is edited by hand, like the trees, so it is read the
+same way: a safe YAML reader that keeps positions, a published JSON Schema,
+then checks the schema cannot express (exact origins, theme values and their
+contrast, entry trees that exist). Every problem is one ``file:line:column``
+line and all of them are reported at once; a server never starts on a bad file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from .model import LOCALES
+from .problems import Problem, Problems, ProblemsError
+from .settings import PROJECT_ROOT
+from .theme import Theme, ThemeError, parse_theme
+from .yamlsource import Document, load_yaml
+
+SCHEMA_PATH = PROJECT_ROOT / "embed" / "partners.schema.json"
+
+#: Where "leave quickly" goes unless a partner names its own neutral page.
+DEFAULT_LEAVE_URL = "https://www.google.com/"
+
+COUNTRIES = ("FR", "BE", "NL", "LU", "MA")
+
+_TYPE_WORDS = {
+    "string": "a text",
+    "integer": "a whole number",
+    "array": "a list",
+    "object": "a set of 'key: value' lines",
+    "boolean": "true or false",
+}
+
+
+@dataclass(frozen=True)
+class Partner:
+    id: str
+    name: str
+    #: Exact origins (``scheme://host[:port]``) allowed to frame the widget.
+    origins: tuple[str, ...]
+    tree: str
+    locale: str = "fr"
+    country: str = "FR"
+    active: bool = True
+    theme: Theme = field(default_factory=Theme)
+    intake_route: str | None = None
+    leave_url: str = DEFAULT_LEAVE_URL
+
+    def allows(self, origin: str | None) -> bool:
+        """Whether ``origin`` is exactly one of ours (no prefix or suffix games)."""
+        return origin is not None and origin in self.origins
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every partner, by id, with the file's content hash for reload checks."""
+
+    partners: Mapping[str, Partner]
+    source: str = ""
+
+    def get(self, partner_id: str) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def __iter__(self) -> Iterator[Partner]:
+        return iter(self.partners.values())
+
+    def __len__(self) -> int:
+        return len(self.partners)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def load_partners(
+    path: Path | str, *, trees: Collection[str] | None = None, display: str | None = None
+) -> Registry:
+    """Read and check the partner file, or raise :class:`ProblemsError` with every problem.
+
+    ``trees`` is the set of tree ids the catalog holds; when given, each
+    partner's entry tree must be one of them.
+    """
+    document = load_yaml(path, display=display)
+    return parse_partners(document, trees=trees)
+
+
+def parse_partners(document: Document, *, trees: Collection[str] | None = None) -> Registry:
+    problems = Problems()
+    broken: set[tuple[Any, ...]] = set()
+    for error in _validator().iter_errors(document.data):
+        for path, problem in _schema_problems(document, error):
+            broken.add(path)
+            problems.extend([problem])
+    data = document.data
+    if not isinstance(data, dict) or not isinstance(data.get("partners"), dict):
+        problems.raise_if_any()
+        raise ProblemsError([document.problem((), "expected a 'partners:' mapping")])
+
+    def report(path: tuple[Any, ...], message: str, hint: str = "") -> None:
+        # A value the schema already refused is reported once, by the schema.
+        if not any(path[: len(b)] == b for b in broken):
+            problems.extend([document.problem(path, message, hint)])
+
+    partners: dict[str, Partner] = {}
+    for partner_id, raw in data["partners"].items():
+        if isinstance(raw, dict):
+            partners[partner_id] = _partner(partner_id, raw, report, trees)
+    problems.raise_if_any()
+    return Registry(partners=partners, source=document.file)
+
+
+def _partner(
+    partner_id: str,
+    raw: Mapping[str, Any],
+    report: Callable[[tuple[Any, ...], str, str], None],
+    trees: Collection[str] | None,
+) -> Partner:
+    """Check what the schema cannot, tolerating values the schema refused already."""
+    base = ("partners", partner_id)
+    origins: list[str] = []
+    raw_origins = raw.get("origins")
+    for index, origin in enumerate(raw_origins if isinstance(raw_origins, list) else []):
+        exact = normalise_origin(origin)
+        where = (*base, "origins", index)
+        if exact is None:
+            report(where, f"{origin!r} is not an origin", "write scheme://host[:port]")
+        elif exact != origin:
+            report(
+                where,
+                f"origin {origin!r} is not written exactly",
+                f"write {exact}: browsers compare origins as exact text",
+            )
+        else:
+            origins.append(origin)
+    tree = raw.get("tree")
+    if isinstance(tree, str) and trees is not None and tree not in trees:
+        close = difflib.get_close_matches(tree, list(trees), n=1)
+        report(
+            (*base, "tree"),
+            f"unknown tree {tree!r}",
+            f"did you mean {close[0]!r}?" if close else "name a file of trees/",
+        )
+
+    def theme_problem(error: ThemeError) -> None:
+        report((*base, "theme", *error.key), error.message, error.hint)
+
+    theme = raw.get("theme")
+    return Partner(
+        id=partner_id,
+        name=str(raw.get("name", partner_id)),
+        origins=tuple(origins),
+        tree=str(tree),
+        locale=raw.get("locale", LOCALES[0]),
+        country=raw.get("country", COUNTRIES[0]),
+        active=raw.get("status", "active") == "active",
+        theme=parse_theme(theme if isinstance(theme, dict) else {}, origins, theme_problem),
+        intake_route=raw.get("intake_route"),
+        leave_url=raw.get("leave_url", DEFAULT_LEAVE_URL),
+    )
+
+
+def normalise_origin(origin: str) -> str | None:
+    """The exact form a browser sends in ``Origin`` and ``event.origin``, or ``None``.
+
+    Lower-case scheme and host, no default port, nothing after the port.
+    """
+    if not isinstance(origin, str) or any(c.isspace() for c in origin) or "*" in origin:
+        return None
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    scheme = parts.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _schema_problems(
+    document: Document, error: ValidationError
+) -> list[tuple[tuple[Any, ...], Problem]]:
+    """One error of jsonschema as problem lines, each with the path it is about."""
+    path = tuple(error.absolute_path)
+    hint = str(error.schema.get("x-hint", "")) if isinstance(error.schema, dict) else ""
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+        found = []
+        for key in (k for k in error.instance if k not in allowed):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            where = (*path, key)
+            found.append(
+                (
+                    where,
+                    document.problem(
+                        where,
+                        f"unknown key {key!r}",
+                        f"did you mean {close[0]!r}?"
+                        if close
+                        else "known keys: " + ", ".join(allowed),
+                        key=True,
+                    ),
+                )
+            )
+        return found
+    if "propertyNames" in error.absolute_schema_path:
+        where = (*path, str(error.instance))
+        return [
+            (
+                where,
+                document.problem(where, f"{error.instance!r} is not a valid id", hint, key=True),
+            )
+        ]
+    if error.validator == "required":
+        message = error.message.replace("is a required property", "is missing")
+        return [((*path, "\0missing"), document.problem(path, message, key=True))]
+    if error.validator == "enum":
+        options = ", ".join(str(o) for o in error.validator_value)
+        return [(path, document.problem(path, f"{error.instance!r} is not one of {options}", hint))]
+    if error.validator == "type":
+        wanted = (
+            error.validator_value
+            if isinstance(error.validator_value, list)
+            else [error.validator_value]
+        )
+        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        return [(path, document.problem(path, f"expected {words} here", hint))]
+    if error.validator == "pattern":
+        message = f"{error.instance!r} is not written the expected way"
+        return [(path, document.problem(path, message, hint))]
+    return [(path, document.problem(path, error.message, hint))]

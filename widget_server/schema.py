@@ -1,0 +1,382 @@
+"""Checking a YAML file against its published JSON Schema, in words an author reads.
+
+The schemas in ``trees/`` are the ones an author's editor uses as they type, so
+the editor and the server never disagree about what a file may hold. jsonschema
+finds what is wrong; this module turns each finding into one kind line at the
+exact ``file:line:column``: ``unknown key 'nxt' (did you mean 'next'? ...)``
+rather than ``Additional properties are not allowed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .model import LOCALES
+from .problems import Problem
+from .settings import PROJECT_ROOT
+from .yamlsource import Document, Path_
+
+#: Where the published schemas live: beside the files they describe.
+SCHEMA_DIR = PROJECT_ROOT / "trees"
+
+#: The schema of each kind of file, by kind.
+SCHEMAS: dict[str, str] = {
+    "tree": "tree.schema.json",
+    "categories": "categories.schema.json",
+    "advice": "advice.schema.json",
+    "countries": "countries.schema.json",
+}
+
+LOCALE_NAMES: dict[str, str] = {"fr": "French", "en": "English", "ar": "Arabic", "nl": "Dutch"}
+
+_ID_PATTERN = "^[a-z][a-z0-9_]*$"
+_COUNTRY_PATTERN = "^[A-Z]{2}$"
+_TYPE_WORDS = {
+    "string": "a text",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a set of 'key: value' lines",
+    "integer": "a whole number",
+    "number": "a number",
+    "null": "nothing",
+}
+
+_ITEM_WORDS = {"answers": "answer", "choices": "choice", "routes": "route"}
+_SINGULAR = {"families": "family", "categories": "category", "advice": "advice"}
+
+#: Above this many allowed keys, "allowed here" lists only the closest ones.
+_MAX_LISTED = 12
+
+
+@functools.cache
+def validator(kind: str) -> Draft202012Validator:
+    """The (cached) validator for one kind of file."""
+    schema = json.loads((SCHEMA_DIR / SCHEMAS[kind]).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with every local ``$ref`` replaced by what it names.
+
+    Our schemas have no recursive references, and resolving a ``$ref`` is a
+    third of jsonschema's time on a large tree, so it is done once here.
+    """
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+            target = _inline_refs(defs[ref[8:]], defs)
+            siblings = {k: _inline_refs(v, defs) for k, v in node.items() if k != "$ref"}
+            return {**target, **siblings}
+        return {k: _inline_refs(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    return node
+
+
+def schema_path(kind: str) -> Path:
+    return SCHEMA_DIR / SCHEMAS[kind]
+
+
+def check(document: Document, kind: str) -> list[Problem]:
+    """Every way ``document`` breaks the schema of ``kind``, as problem lines."""
+    errors = list(validator(kind).iter_errors(document.data))
+    if not errors:
+        return []
+    undecided = _nodes_without_type(errors)
+    problems: list[Problem] = []
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if _in_branch_of(error, path, undecided):
+            continue
+        problems.extend(_explain(document, error, path))
+    return problems
+
+
+def _nodes_without_type(errors: list[ValidationError]) -> set[Path_]:
+    """Nodes whose ``type`` is missing or wrong: the branch checks about them are noise."""
+    undecided: set[Path_] = set()
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if error.validator == "enum" and path and path[-1] == "type":
+            undecided.add(path[:-1])
+        elif error.validator == "required" and _missing_key(error) == "type":
+            undecided.add(path)
+    return undecided
+
+
+def _in_branch_of(error: ValidationError, path: Path_, undecided: set[Path_]) -> bool:
+    if not undecided or not ({"then", "else"} & set(map(str, error.schema_path))):
+        return False
+    return any(path[: len(node)] == node for node in undecided)
+
+
+def _explain(document: Document, error: ValidationError, path: Path_) -> Iterator[Problem]:
+    kind = error.validator
+    data = document.data
+    if kind == "additionalProperties":
+        yield from _unknown_keys(document, error, path)
+    elif kind == "required":
+        key = _missing_key(error)
+        if key in LOCALES and set(error.schema.get("required", ())) == set(LOCALES):
+            yield document.problem(
+                path,
+                f"missing the {LOCALE_NAMES[key]} ({key}) translation",
+                f"add an '{key}:' line",
+                key=True,
+            )
+        elif key == "type" and path[:1] == ("nodes",):
+            yield document.problem(
+                path,
+                f"missing 'type' in {_describe(path, data)}",
+                "add 'type: question' or 'type: outcome'",
+                key=True,
+            )
+        else:
+            description = _description(error.schema.get("properties", {}).get(key, {}))
+            hint = f"add a '{key}:' line" + (f": {description}" if description else "")
+            message = f"missing '{key}' in {_describe(path, data)}"
+            yield document.problem(path, message, hint, key=True)
+    elif kind == "pattern" and "propertyNames" in error.schema_path:
+        name = error.instance
+        yield _bad_name(document, (*path, name), name, str(error.validator_value))
+    elif kind == "pattern":
+        yield _bad_name(document, path, error.instance, str(error.validator_value))
+    elif kind == "type":
+        yield _wrong_type(document, error, path)
+    elif kind in ("enum", "const"):
+        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        yield _not_allowed(document, path, error.instance, [str(a) for a in allowed])
+    elif kind in ("oneOf", "anyOf"):
+        yield _no_branch(document, error, path)
+    elif kind == "minItems":
+        n = error.validator_value
+        yield document.problem(
+            path,
+            f"{_name(path, data)} needs at least {n} item{'s' if n != 1 else ''}",
+            "add more" if path[-1:] != ("choices",) else "add a choice, or make it an outcome",
+        )
+    elif kind == "minProperties":
+        yield document.problem(path, f"{_name(path, data)} is empty", "add at least one entry")
+    elif kind == "minLength":
+        yield document.problem(path, f"{_name(path, data)} is empty", "write the text")
+    elif kind == "maxLength":
+        yield document.problem(
+            path,
+            f"{_name(path, data)} is longer than {error.validator_value} characters",
+            "shorten it",
+        )
+    else:  # a keyword our schemas do not use yet: still one line, never a traceback
+        yield document.problem(path, error.message, "see the schema in trees/")
+
+
+def _missing_key(error: ValidationError) -> str:
+    required = error.validator_value or ()
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for key in required:
+        if key not in instance and repr(key) in error.message:
+            return str(key)
+    return str(next((k for k in required if k not in instance), ""))
+
+
+def _unknown_keys(document: Document, error: ValidationError, path: Path_) -> Iterator[Problem]:
+    schema = error.schema
+    allowed = list(schema.get("properties", {}))
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    for key in instance:
+        if key in allowed or any(p.search(key) for p in patterns):
+            continue
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        listed = allowed
+        if len(listed) > _MAX_LISTED:
+            listed = difflib.get_close_matches(key, allowed, n=_MAX_LISTED, cutoff=0)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint += "allowed here: " + ", ".join(listed)
+        yield document.problem((*path, key), f"unknown key '{key}'", hint, key=True)
+
+
+def _bad_name(document: Document, path: Path_, value: Any, pattern: str) -> Problem:
+    as_key = path[-1:] == (value,)
+    if pattern == _COUNTRY_PATTERN:
+        return document.problem(
+            path,
+            f"{value!r} is not a country code",
+            f"use the two capital letters of the ISO code, like '{str(value).upper()[:2]}'",
+            key=as_key,
+        )
+    if pattern == _ID_PATTERN:
+        suggestion = re.sub(r"[^a-z0-9_]+", "_", str(value).lower()).strip("_")
+        if suggestion and not suggestion[0].isalpha():
+            suggestion = "x_" + suggestion
+        return document.problem(
+            path,
+            f"{value!r} is not a valid id",
+            "ids use lower case letters, digits and _ and start with a letter"
+            + (f", like '{suggestion}'" if suggestion else ""),
+            key=as_key,
+        )
+    return document.problem(path, f"{value!r} does not match {pattern}", "", key=as_key)
+
+
+def _wrong_type(document: Document, error: ValidationError, path: Path_) -> Problem:
+    expected = error.validator_value
+    expected_types = [expected] if isinstance(expected, str) else list(expected)
+    value = error.instance
+    is_text = set(error.schema.get("required", ())) == set(LOCALES)
+    if is_text:
+        return document.problem(
+            path,
+            f"{_name(path, document.data)} must be given in every locale, not as {_value(value)}",
+            "write it as four lines under it: fr:, en:, ar: and nl:",
+        )
+    wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in expected_types)
+    hint = ""
+    if "string" in expected_types and isinstance(value, bool):
+        hint = 'put it in quotes, like "no": YAML reads yes, no, on and off as true or false'
+    elif "string" in expected_types and isinstance(value, int | float):
+        hint = f'put it in quotes: "{value}"'
+    elif "string" in expected_types and value is None:
+        hint = "write the text after the colon"
+    elif "boolean" in expected_types:
+        hint = "write true or false"
+    elif "array" in expected_types:
+        hint = "write the items as [a, b] or as lines starting with '- '"
+    elif "object" in expected_types and not path:
+        hint = "the file holds 'key: value' lines, starting at the left margin"
+    elif "object" in expected_types:
+        hint = "write 'key: value' lines, indented under it"
+    return document.problem(
+        path, f"{_name(path, document.data)} must be {wanted}, not {_value(value)}", hint
+    )
+
+
+def _not_allowed(document: Document, path: Path_, value: Any, allowed: list[str]) -> Problem:
+    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + "use one of: " + ", ".join(allowed)
+    return document.problem(
+        path, f"{_name(path, document.data)} is {_value(value)}, which is not allowed", hint
+    )
+
+
+def _no_branch(document: Document, error: ValidationError, path: Path_) -> Problem:
+    """A value that fits none of the alternatives: explain the one it came closest to."""
+    context = list(error.context or ())
+    is_answer = len(path) >= 2 and path[-2] == "answers" and isinstance(path[-1], int)
+    if is_answer and not isinstance(error.instance, str | list):
+        return document.problem(
+            path,
+            f"answer {int(path[-1]) + 1} must be a choice id or a list of choice ids, "
+            f"not {_value(error.instance)}",
+            "write a choice's id, like clicked, or several in brackets, like [card, password]",
+        )
+    near = [e for e in context if e.validator != "type"]
+    if near:
+        inner = near[0]
+        deeper = path + tuple(inner.path)
+        if inner.validator == "pattern":
+            return _bad_name(document, deeper, inner.instance, str(inner.validator_value))
+        problems = list(_explain(document, inner, deeper))
+        if problems:
+            return problems[0]
+    wanted = sorted(
+        {_TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in context}
+    )
+    return document.problem(
+        path,
+        f"{_name(path, document.data)} must be {' or '.join(wanted)}, not {_value(error.instance)}",
+        _description(error.schema) or _description(error.parent.schema if error.parent else {}),
+    )
+
+
+def _description(schema: Any) -> str:
+    text = schema.get("description", "") if isinstance(schema, dict) else ""
+    text = str(text).strip().rstrip(".")
+    return text[:1].lower() + text[1:] if text else ""
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"'{shown}'"
+    if isinstance(value, list):
+        return "a list"
+    return "a set of 'key: value' lines"
+
+
+def _name(path: Path_, data: Any) -> str:
+    """How to name the value at ``path`` in a message: its key, or its place in a list."""
+    if not path:
+        return "the file"
+    last = path[-1]
+    if isinstance(last, int):
+        parent = path[-2] if len(path) > 1 else ""
+        what = _ITEM_WORDS.get(str(parent), "item")
+        return f"{what} {last + 1} of '{parent}'" if what == "item" else f"{what} {last + 1}"
+    if last in LOCALES:
+        return f"the {LOCALE_NAMES[str(last)]} ({last}) text"
+    return f"'{last}'"
+
+
+def _describe(path: Path_, data: Any) -> str:
+    """Name the thing at ``path`` the way an author thinks of it: "question node 'x'"."""
+    if not path:
+        return "the file"
+    words = ""
+    node: Any = data
+    parts: list[str | int] = []
+    for index, step in enumerate(path):
+        node = node[step] if _has(node, step) else None
+        parts.append(step)
+        parent = parts[-2] if len(parts) > 1 else None
+        ident = node.get("id") if isinstance(node, dict) else None
+        if parent == "nodes" and index == 1:
+            kind = node.get("type") if isinstance(node, dict) else None
+            kind = kind if kind in ("question", "outcome") else ""
+            words = f"{kind + ' ' if kind else ''}node '{step}'"
+        elif parent == "choices" and isinstance(step, int):
+            label = f"'{ident}'" if isinstance(ident, str) else str(step + 1)
+            words = f"choice {label} of {words}"
+        elif parent == "routes" and isinstance(step, int):
+            words = f"route {step + 1} of {words}"
+        elif parent == "scenarios" and isinstance(step, int):
+            name = node.get("name") if isinstance(node, dict) else None
+            words = f"scenario '{name}'" if isinstance(name, str) else f"scenario {step + 1}"
+        elif parent in ("families", "categories", "advice") and index == 1:
+            words = f"{_SINGULAR[str(parent)]} '{step}'"
+        elif parent == "countries" and index == 1:
+            words = f"country '{step}'"
+        elif parent == "contacts" and isinstance(step, int):
+            label = f"'{ident}'" if isinstance(ident, str) else str(step + 1)
+            words = f"contact {label} of {words}" if words else f"contact {label}"
+        elif not words:
+            words = f"'{step}'"
+        elif isinstance(step, str):
+            words = f"'{step}' of {words}"
+    return words
+
+
+def _has(node: Any, step: str | int) -> bool:
+    if isinstance(node, dict):
+        return step in node
+    return isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+
+
+def all_schemas() -> Iterable[Path]:
+    """The published schema files, for tests and the docs."""
+    return [SCHEMA_DIR / name for name in SCHEMAS.values()]

@@ -1,0 +1,171 @@
+"""Everything a running widget server holds, built once and shared by every request.
+
+Trees, partners, UI strings, templates, static files and signers are loaded
+and checked at start-up; a request only reads them. Nothing here is parsed
+per request. The catalog and the registry are replaced whole (never edited in
+place) when they are reloaded, so a request that started on one finishes on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from .assets import TEMPLATES_DIR, Asset, Assets, load_assets
+from .i18n import Messages, load_messages
+from .model import LOCALES, Catalog
+from .partners import Partner, Registry, load_partners
+from .problems import ProblemsError
+from .settings import Settings
+from .signing import Signer
+
+logger = logging.getLogger("widget_server.reload")
+
+#: Templates rendered by the frame, compiled at start-up so errors surface there
+#: (with the report step's, ``report_step.TEMPLATES``, which imports this module).
+FRAME_TEMPLATES = ("step.html", "outcome.html", "message.html")
+
+
+def load_world(settings: Settings) -> tuple[Catalog, Registry]:
+    """Load and check the trees, then the partners against them.
+
+    Raises :class:`~widget_server.problems.ProblemsError` with every problem,
+    which the CLI prints as ``file:line:column`` lines.
+    """
+    from .compiler import load_catalog  # the tree compiler is only needed here
+
+    catalog = load_catalog(settings.trees_dir)
+    registry = load_partners(settings.partners_file, trees=catalog.trees.keys())
+    return catalog, registry
+
+
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+def fingerprint(settings: Settings) -> tuple[Stamp, Stamp]:
+    """What changes when an author saves a tree or vocabulary, and the partners file."""
+    trees: list[Path] = []
+    if settings.trees_dir.is_dir():
+        trees = sorted(p for p in settings.trees_dir.iterdir() if p.suffix in (".yaml", ".json"))
+    return _stamp(trees), _stamp([settings.partners_file])
+
+
+def _stamp(paths: list[Path]) -> Stamp:
+    found = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """A Jinja2 environment with autoescape on, compiled once, never reloaded."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=True,
+        auto_reload=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        cache_size=-1,
+    )
+    from .frame import contact_href  # templates call it for contact links
+    from .report_step import TEMPLATES as REPORT_TEMPLATES
+
+    env.globals["contact_href"] = contact_href
+    for name in (*FRAME_TEMPLATES, *REPORT_TEMPLATES):
+        env.get_template(name)
+    return env
+
+
+@dataclass(frozen=True)
+class World:
+    """The trees and partners in use, swapped as one value so no request sees half of a reload."""
+
+    catalog: Catalog
+    registry: Registry
+    #: Each partner's theme stylesheet, hashed and gzipped once.
+    themes: Mapping[str, Asset]
+
+    @classmethod
+    def build(cls, catalog: Catalog, registry: Registry) -> World:
+        themes = {p.id: Asset.from_bytes(p.theme.css().encode(), "text/css") for p in registry}
+        return cls(catalog, registry, themes)
+
+    def theme_url(self, partner: Partner) -> str:
+        version = self.themes[partner.id].version if partner.id in self.themes else "0"
+        return f"/theme/{partner.id}.{version}.css"
+
+
+@dataclass
+class Widget:
+    settings: Settings
+    signer: Signer
+    messages: Messages
+    assets: Assets
+    templates: jinja2.Environment
+    #: Read it once per request (``world = widget.world``) and use that value throughout.
+    world: World = field(default=None)  # type: ignore[assignment]
+
+    @classmethod
+    def build(cls, settings: Settings) -> Widget:
+        return cls(
+            settings=settings,
+            signer=Signer(settings.secret_keys, settings.state_max_age),
+            messages=load_messages(),
+            assets=load_assets(),
+            templates=build_templates(),
+        )
+
+    #: The files' fingerprint when the catalog and registry were last loaded.
+    seen: tuple[Stamp, Stamp] = ((), ())
+
+    def load(self) -> None:
+        """Load from the settings' files (at start-up; raises on any problem)."""
+        self.seen = fingerprint(self.settings)
+        self.install(*load_world(self.settings))
+
+    def reload_if_changed(self) -> bool:
+        """Reload when a file changed; a bad edit keeps the last good catalog and registry.
+
+        Returns whether new ones were installed. Problems are logged as
+        ``file:line:column`` lines, the way ``widget-server validate`` prints them.
+        """
+        now = fingerprint(self.settings)
+        if now == self.seen:
+            return False
+        trees_changed = now[0] != self.seen[0]
+        self.seen = now
+        try:
+            if trees_changed:
+                catalog, registry = load_world(self.settings)
+            else:  # a partner edit: no need to compile the trees again
+                catalog = self.world.catalog
+                registry = load_partners(self.settings.partners_file, trees=catalog.trees.keys())
+        except ProblemsError as exc:
+            for problem in exc.problems:
+                logger.warning("not reloaded: %s", problem)
+            return False
+        self.install(catalog, registry)
+        logger.info("reloaded %d trees and %d partners", len(catalog.trees), len(registry))
+        return True
+
+    @property
+    def loaded(self) -> bool:
+        return self.world is not None
+
+    def install(self, catalog: Catalog, registry: Registry) -> None:
+        """Swap in a new catalog and registry, whole, in one assignment."""
+        self.world = World.build(catalog, registry)
+
+    @property
+    def languages(self) -> list[tuple[str, str]]:
+        """(code, the language's own name), in the switcher's order."""
+        return [(code, self.messages.get(code, "language_name")) for code in LOCALES]
