@@ -79,9 +79,7 @@ def steps(settings: Settings) -> list[Step]:
         fields: list[tuple[str, str]] = [("state", signer.sign_state(state)), ("do", "next")]
         values = (answer,) if isinstance(answer, str) else answer
         fields += [("answer", v) for v in values]
-        result.append(
-            Step(k + 1, f"/w/{token}/step?{query}", urlencode(fields).encode("ascii"))
-        )
+        result.append(Step(k + 1, f"/w/{token}/step?{query}", urlencode(fields).encode("ascii")))
     return result
 
 

@@ -11,6 +11,10 @@
    response headers), and the body gzipped at -9 for comparison. The round trips
    are the depth of that fetch tree (HTML, then its subresources, ...), not
    counting the connection.
+3. A second visit: each file's ``Cache-Control`` and ``ETag``; a file cached
+   ``immutable`` for a year under a versioned URL is not asked for again, the
+   rest is downloaded again; files with an ETag are also asked for with
+   ``If-None-Match`` to check that they answer 304.
 
 Sizes are deterministic; run it after any change to the loader or the frame:
 
@@ -59,6 +63,8 @@ class Fetched:
     wire_headers: int
     gzip9: int
     encoding: str
+    cache_control: str
+    etag: str
 
 
 class References(HTMLParser):
@@ -108,8 +114,20 @@ def fetch(client: httpx.Client, url: str, kind: str, depth: int) -> tuple[Fetche
         wire_headers=header_bytes(response),
         gzip9=gzip9(body),
         encoding=response.headers.get("content-encoding", "identity"),
+        cache_control=response.headers.get("cache-control", ""),
+        etag=response.headers.get("etag", ""),
     )
     return item, body
+
+
+def revalidates(base: str, fetched: list[Fetched]) -> dict[str, int]:
+    """The status of a conditional GET (``If-None-Match``) of each file with an ETag."""
+    statuses = {}
+    with httpx.Client(headers={"accept-encoding": "gzip"}, timeout=10) as client:
+        for f in fetched:
+            if f.etag:
+                statuses[f.url] = client.get(f.url, headers={"if-none-match": f.etag}).status_code
+    return statuses
 
 
 def first_question(base: str, token: str) -> list[Fetched]:
@@ -170,6 +188,7 @@ def main() -> None:
         base, server, thread = serve_in_thread(settings)
         try:
             fetched = first_question(base, token)
+            conditional = revalidates(base, fetched)
         finally:
             server.should_exit = True
             thread.join()
@@ -194,6 +213,21 @@ def main() -> None:
         f"on the wire {wire:,} B ({bodies:,} B of bodies + {wire - bodies:,} B of headers); "
         f"bodies at gzip -9 {best:,} B"
     )
+    print("3. cache headers, and what a second visit downloads")
+    again = 0
+    for f in fetched:
+        path = f.url.removeprefix(base).split("?")[0]
+        if path.startswith("/w/"):
+            path = "/w/{token}"
+        cached = "immutable" in f.cache_control and "max-age=31536000" in f.cache_control
+        if not cached:
+            again += f.wire_body + f.wire_headers
+        check = f", If-None-Match -> {conditional[f.url]}" if f.url in conditional else ""
+        print(
+            f"   {path:<34}cache-control: {f.cache_control or '-'}; etag: {f.etag or '-'}{check}"
+            f"  => {'kept from the first visit' if cached else 'downloaded again'}"
+        )
+    print(f"   second visit: {again:,} B on the wire (the page only)")
 
 
 if __name__ == "__main__":

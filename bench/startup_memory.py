@@ -215,8 +215,8 @@ def memory(count: int) -> None:
             elapsed = post_steps(port, count, settings)
             rss2, peak = rss_kib(process.pid)
             print(
-                f"   RSS after {count:,} steps:    {rss2 / 1024:6.1f} MB (peak {peak / 1024:.1f} MB; "
-                f"{count / elapsed:,.0f} steps/s one at a time)"
+                f"   RSS after {count:,} steps:    {rss2 / 1024:6.1f} MB "
+                f"(peak {peak / 1024:.1f} MB; {count / elapsed:,.0f} steps/s one at a time)"
             )
             verdict = "meets" if peak / 1024 < RSS_TARGET_MB else "misses"
             print(f"   {verdict} the {RSS_TARGET_MB} MB per worker target")

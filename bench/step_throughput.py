@@ -99,13 +99,20 @@ def free_port() -> int:
         return port
 
 
-def start(kind: str, data_dir: str, access_log: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start(
+    kind: str, data_dir: str, access_log: bool, extra_path: str | None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     command = ["taskset", "-c", str(SERVER_CORE), sys.executable, __file__, "--serve", kind]
     command += ["--port", str(port), "--data-dir", data_dir]
     if access_log:
         command.append("--access-log")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra_path, env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -143,10 +150,13 @@ end
 def lua_script(flow: list[Step], port: int) -> str:
     lines = []
     for step in flow:
+        headers = (
+            f"{{['Host'] = '{HOST}:{port}', "
+            "['Content-Type'] = 'application/x-www-form-urlencoded'}"
+        )
         lines.append(
-            "requests[#requests + 1] = wrk.format('POST', %s, "
-            "{['Host'] = '%s:%d', ['Content-Type'] = 'application/x-www-form-urlencoded'}, %s)"
-            % (json.dumps(step.path), HOST, port, json.dumps(step.body.decode()))
+            f"requests[#requests + 1] = wrk.format('POST', {json.dumps(step.path)}, "
+            f"{headers}, {json.dumps(step.body.decode())})"
         )
     return LUA % "\n".join(lines)
 
@@ -158,7 +168,7 @@ def wrk(port: int, path: str, connections: int, duration: float, script: str | N
         command += ["-s", script]
     command.append(f"http://{HOST}:{port}{path}")
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if re.search(r"Non-2xx or 3xx responses: \d+", out) or "lua-errors 0" not in out and script:
+    if re.search(r"Non-2xx or 3xx responses: \d+", out) or (script and "lua-errors 0" not in out):
         sys.exit(f"wrk saw errors:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
@@ -288,6 +298,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--rounds", type=int, default=2, help="closed-loop rounds, best kept")
     parser.add_argument("--access-log", action="store_true", help="serve with the access log")
+    parser.add_argument(
+        "--extra-path",
+        help="a folder put first on the servers' PYTHONPATH (to try uvloop and httptools "
+        "installed there with pip install --target)",
+    )
     parser.add_argument("--serve", choices=("app", "hello"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -299,16 +314,19 @@ def main() -> None:
         sys.exit("needs taskset and two cores")
     if shutil.which("wrk") is None:
         sys.exit("needs wrk: apt-get install -y wrk")
-    os.sched_setaffinity(0, {CLIENT_CORE})
     print(machine())
+    os.sched_setaffinity(0, {CLIENT_CORE})
+    if args.extra_path:
+        sys.path.insert(0, args.extra_path)
     print(f"{implementation()}; access log {'on' if args.access_log else 'off'}")
-    print(f"servers on core {SERVER_CORE}, load generators on core {CLIENT_CORE}\n")
+    print(f"servers on core {SERVER_CORE}, load generators on core {CLIENT_CORE}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the start\n")
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
         flow = steps(settings)
-        app, app_port = start("app", tmp, args.access_log)
-        hello, hello_port = start("hello", tmp, args.access_log)
+        app, app_port = start("app", tmp, args.access_log, args.extra_path)
+        hello, hello_port = start("hello", tmp, args.access_log, args.extra_path)
         try:
             script = Path(tmp) / "steps.lua"
             script.write_text(lua_script(flow, app_port))

@@ -1,9 +1,5 @@
-/*! CyberWidget loader. Reads data-embed, data-mode (launcher|inline|page), data-target,
- * data-lang, data-label, data-position from its own tag; draws in a Shadow DOM; loads the
- * frame only when opened. Queue stub, for calls made before this file runs:
- * window.CyberWidget=window.CyberWidget||(function(q){return{q:q,open:function(){q.push("open")},
- * close:function(){q.push("close")}}})([]);  or an array: (window.CyberWidget||=[]).push("open")
- */
+/*! CyberWidget loader; options, API, CSP: see the README. Calls made before it runs
+ * wait in a queue: (window.CyberWidget = window.CyberWidget || []).push("open") */
 (function () {
   "use strict";
   var d = document,
@@ -81,7 +77,7 @@
     if (slot) slot.replaceChildren(host);
     else d.body.append(host);
     css.replaceSync(
-      ":host{all:initial!important;display:block!important}" +
+      ":host{all:initial!important;display:" + (mode == "launcher" ? "contents" : "block") + "!important}" +
         "*{box-sizing:border-box;font:16px/1.4 system-ui,sans-serif}" +
         "button{cursor:pointer;border:0;border-radius:2em;margin:0;padding:.7em 1.2em;" +
         "min-height:44px;background:#000091;color:#fff;font-weight:700}" +

@@ -60,8 +60,14 @@ def test_embed_prints_only_the_snippet(env: Path, capsys: pytest.CaptureFixture[
     digest = base64.b64encode(hashlib.sha384(body).digest()).decode()
     assert found["integrity"] == f"sha384-{digest}"
     assert found["crossorigin"] == "anonymous"
-    assert (found["data-mode"], found["data-lang"]) == ("launcher", "fr")
+    assert found["data-mode"] == "launcher"
+    assert "data-lang" not in found  # the loader follows the host page's language
     assert Signer(SECRET_KEYS, 60).read_embed(found["data-embed"]) == "demo"
+
+
+def test_embed_pins_the_language_when_asked(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "demo", "--lang", "ar"]) == 0
+    assert attributes(capsys.readouterr().out)["data-lang"] == "ar"
 
 
 def test_the_token_is_signed_with_the_newest_key(
@@ -86,15 +92,13 @@ def test_embed_inline_prints_the_container_first(
     assert 'data-label="Aide &quot;vite&quot;"' in tag
 
 
-def test_embed_defaults_to_the_partners_language(
-    env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_embed_uses_the_hosts_own_container(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["embed", "bank", "--mode", "page", "--target", "#help", "--position", "left"]) == 0
     out = capsys.readouterr().out
     assert len(out.splitlines()) == 1
     found = attributes(out)
-    assert (found["data-lang"], found["data-target"], found["data-position"]) == (
-        "nl",
+    assert (found["data-mode"], found["data-target"], found["data-position"]) == (
+        "page",
         "#help",
         "left",
     )

@@ -589,7 +589,7 @@ def test_get_on_a_post_route_is_a_405_page(client: TestClient, signer: Signer) -
     assert "<html" in response.text
 
 
-# The report step placeholder
+# The report step
 
 
 def test_the_report_step_is_reachable_from_a_reportable_outcome(victim: Victim) -> None:

@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import frame, report_step
+from .alerts import NO_ALERTS, Alerts
 from .assets import IMMUTABLE, SHORT, Asset
 from .dashboard import observatory_router
 from .events import EventStore
@@ -59,15 +60,17 @@ def create_app(
     catalog: Catalog | None = None,
     registry: Registry | None = None,
     watch: bool | None = None,
+    alerts: Alerts | None = None,
     reporting: Reporting | None = None,
     events: EventStore | None = None,
 ) -> Starlette:
     """Build the app.
 
-    Give ``catalog`` and ``registry`` to skip loading them from files (tests,
-    or ``serve`` which loads them first to report problems cleanly). ``watch``
-    reloads them when the files change, every ``settings.reload_interval``
-    seconds; by default only when they were loaded from files. ``reporting``
+    Give ``catalog`` and ``registry`` (and ``alerts``, or there are none) to
+    skip loading them from files (tests, or ``serve`` which loads them first to
+    report problems cleanly). ``watch`` reloads trees, partners and alerts when
+    their files change, every ``settings.reload_interval`` seconds; by default
+    only when they were loaded from files. ``reporting``
     (the outbox, routes and forwarder) is built from the settings unless given;
     a bad routes file raises :class:`~widget_server.problems.ProblemsError` here.
     ``events`` is the observatory's store, by default in ``settings.data_dir``.
@@ -77,7 +80,7 @@ def create_app(
     events = events if events is not None else EventStore.for_settings(settings)
     wave_log = WaveLog()  # shared, so the dashboard and the watcher log a wave once
     if catalog is not None and registry is not None:
-        widget.install(catalog, registry)
+        widget.install(catalog, registry, alerts if alerts is not None else NO_ALERTS)
         widget.seen = fingerprint(settings)
     watching = (catalog is None) if watch is None else watch
 
@@ -224,7 +227,12 @@ async def healthz(request: Request) -> Response:
     if world is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     return JSONResponse(
-        {"status": "ok", "trees": len(world.catalog.trees), "partners": len(world.registry)}
+        {
+            "status": "ok",
+            "trees": len(world.catalog.trees),
+            "partners": len(world.registry),
+            "alerts": len(world.alerts),
+        }
     )
 
 

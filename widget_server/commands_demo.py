@@ -2,8 +2,10 @@
 
 A newcomer sees the real thing on the first try: the widget server on one port,
 the demo partner's site (:mod:`widget_server.demo`) on another, so the widget is
-embedded across origins exactly as on a partner's site. Both run as uvicorn
-servers in one asyncio loop; Ctrl-C stops them all cleanly.
+embedded across origins exactly as on a partner's site, and the reference
+intake on a third, so a report sent from the demo is really forwarded and
+listed. All run as uvicorn servers in one asyncio loop; Ctrl-C stops them all
+cleanly.
 
 Everything listens on 127.0.0.1 only, with the development settings unless
 ``WIDGET_*`` variables say otherwise.
@@ -25,9 +27,11 @@ from starlette.types import ASGIApp
 
 from .app import create_app
 from .cli import CommandError
+from .commands_intake import DEFAULT_INTAKE_PORT, intake_server
+from .commands_serve import log_config
 from .demo import DEMO_PARTNER, demo_app
 from .partners import Partner, Registry
-from .service import load_world
+from .service import load_world, load_world_alerts
 from .settings import Settings
 
 HOST = "127.0.0.1"
@@ -56,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument(
         "--partner-port", type=int, default=8001, help="the demo partner site's port (%(default)s)"
     )
+    demo.add_argument(
+        "--intake-port",
+        type=int,
+        default=DEFAULT_INTAKE_PORT,
+        help="the reference intake's port (%(default)s); the widget forwards reports to it",
+    )
     demo.set_defaults(handler=run_demo)
 
 
@@ -63,6 +73,8 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     if not os.environ.get("WIDGET_PUBLIC_URL", "").strip():
         settings = settings.with_(public_url=f"http://{HOST}:{args.port}")
+    if not os.environ.get("WIDGET_INTAKE_URL", "").strip():
+        settings = settings.with_(intake_url=f"http://{HOST}:{args.intake_port}/reports")
     catalog, registry = load_world(settings)
     partner = registry.get(DEMO_PARTNER)
     if partner is None or not partner.active:
@@ -76,7 +88,10 @@ def run_demo(args: argparse.Namespace) -> int:
         # Another port than the file's: let the demo partner embed from it, in memory only.
         partner = replace(partner, origins=(*partner.origins, *origins))
         registry = Registry({**registry.partners, partner.id: partner}, registry.source)
-    widget_app = create_app(settings, catalog=catalog, registry=registry, watch=listed)
+    alerts = load_world_alerts(settings, catalog, registry)
+    widget_app = create_app(
+        settings, catalog=catalog, registry=registry, alerts=alerts, watch=listed
+    )
     served = [
         Served("Widget server", settings.public_url, _server(widget_app, args.port)),
         Served(
@@ -97,18 +112,25 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def more_servers(args: argparse.Namespace, settings: Settings, partner: Partner) -> list[Served]:
-    """Further servers the demo runs beside the two above, each a :class:`Served`.
-
-    The hook for the reference intake (``commands_intake.intake_server``, port
-    8002, where the default ``WIDGET_INTAKE_URL`` posts): add it here, with its
-    ``--intake-port`` option in :func:`register`.
-    """
-    return []
+    """The reference intake, unless ``WIDGET_INTAKE_URL`` points the widget elsewhere."""
+    if os.environ.get("WIDGET_INTAKE_URL", "").strip():
+        return []
+    server = intake_server(
+        HOST, args.intake_port, settings.data_dir / "intake.sqlite3", settings.intake_key
+    )
+    server.config.log_config = log_config()
+    return [Served("Reference intake", f"http://{HOST}:{args.intake_port}/reports", server)]
 
 
 def _server(app: ASGIApp, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, host=HOST, port=port, log_level="info", server_header=False, lifespan="on"
+        app,
+        host=HOST,
+        port=port,
+        log_level="info",
+        log_config=log_config(),
+        server_header=False,
+        lifespan="on",
     )
     return uvicorn.Server(config)
 

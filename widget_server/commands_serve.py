@@ -9,8 +9,10 @@ snippet, on stdout, so ``widget-server embed demo > snippet.html`` works.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from html import escape
+from typing import Any
 
 from .assets import load_assets
 from .cli import CommandError
@@ -25,12 +27,29 @@ MODES = ("launcher", "inline", "page")
 CONTAINER_ID = "cyberwidget"
 
 
+#: uvicorn's limits against hostile or slow clients. An idle keep-alive
+#: connection is closed after 5 s; a request line and headers over 16 KB are
+#: refused (h11's 400); past 1000 open connections new requests get a 503
+#: instead of exhausting the process; bodies are bounded by the app (413).
+#: uvicorn has no timeout for a client that sends its headers very slowly:
+#: in production the reverse proxy in front cuts those (nginx
+#: ``client_header_timeout``/``client_body_timeout``), see SECURITY.md.
+SERVER_OPTIONS: dict[str, Any] = {
+    "server_header": False,
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 16 * 1024,
+    "limit_concurrency": 1000,
+    "backlog": 1024,
+    "timeout_graceful_shutdown": 10,
+}
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser(
         "serve",
         help="serve the widget (settings from WIDGET_* environment variables)",
-        description="Serve the widget. Trees and partners are checked first; any problem "
-        "stops the server with file:line:column lines.",
+        description="Serve the widget. Trees, partners, alerts and intake routes are checked "
+        "first; any problem stops the server with file:line:column lines.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
@@ -54,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     embed.add_argument(
         "--lang",
         choices=LOCALES,
-        help="the widget's language (default: the partner's; the victim may switch)",
+        help="the widget's language (default: the host page's lang, then the browser's, then "
+        "the partner's; the victim may switch)",
     )
     embed.add_argument(
         "--target",
@@ -72,13 +92,15 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
-    from .service import load_world
+    from .service import load_world, load_world_alerts
 
     settings = Settings.from_environ()
     catalog, registry = load_world(settings)
-    app = create_app(settings, catalog=catalog, registry=registry, watch=True)
+    alerts = load_world_alerts(settings, catalog, registry)
+    app = create_app(settings, catalog=catalog, registry=registry, alerts=alerts, watch=True)
     print(
-        f"widget-server: serving {len(catalog.trees)} trees for {len(registry)} partners on "
+        f"widget-server: serving {len(catalog.trees)} trees with {len(alerts)} alerts "
+        f"for {len(registry)} partners on "
         f"http://{args.host}:{args.port} (public URL {settings.public_url})",
         file=sys.stderr,
     )
@@ -86,11 +108,37 @@ def run_serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        server_header=False,
-        timeout_keep_alive=5,
+        **SERVER_OPTIONS,
         log_level="info",
+        log_config=log_config(),
     )
     return 0
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the server's own lines (reloads, reports, waves) at INFO.
+
+    Without it only warnings would reach stderr, bare, and an operator would
+    not see a report accepted or delivered. Our lines name their logger.
+    """
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["widget"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+    }
+    config["handlers"]["widget"] = {
+        "formatter": "widget",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["widget_server"] = {
+        "handlers": ["widget"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
 
 
 def run_embed(args: argparse.Namespace) -> int:
@@ -117,8 +165,11 @@ def snippet(settings: Settings, partner: Partner, args: argparse.Namespace) -> s
         ("crossorigin", "anonymous"),
         ("data-embed", token),
         ("data-mode", args.mode),
-        ("data-lang", args.lang or partner.locale),
     ]
+    if args.lang:
+        # Without it the loader follows the host page's <html lang>, then the
+        # browser's; the partner's own locale is the server's last resort.
+        attributes.append(("data-lang", args.lang))
     lines = []
     target = args.target
     if args.mode != "launcher" and target is None:

@@ -2,7 +2,9 @@
 
 ``validate`` is what an author runs after every edit and what CI runs on every
 commit: it prints one line per problem (``file:line:column: what (what to
-do)``) and exits 1, or prints a one-line summary and exits 0.
+do)``) and exits 1, or prints a one-line summary and exits 0. A trees folder's
+alerts file (``alerts.yaml`` beside the trees, or ``WIDGET_ALERTS`` for the
+settings' folder) is checked with it, against its trees and the partners file.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .alerts import FILENAME as ALERTS_FILENAME
+from .alerts import alerts_path, load_alerts
 from .cli import CommandError
 from .compiler import Compiled, compile_files, compile_folder
 from .model import LOCALES, Catalog
+from .partners import load_partners
 from .problems import Problem, ProblemsError
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .treegraph import FORMATS, render
 
 
 def register(subparsers: Any) -> None:
     validate = subparsers.add_parser(
         "validate",
-        help="check decision trees and run their scenarios",
-        description="Check trees, their vocabularies and scenarios. Prints one line per "
-        "problem and exits 1, or a summary and exits 0.",
+        help="check decision trees and alerts, and run the trees' scenarios",
+        description="Check trees, their vocabularies and scenarios, and the alerts file of "
+        "a trees folder. Prints one line per problem and exits 1, or a summary and exits 0.",
     )
     validate.add_argument(
         "paths",
@@ -74,8 +79,12 @@ def run_validate(args: argparse.Namespace) -> int:
             files.setdefault(path.resolve().parent, []).append(path)
     problems: list[Problem] = []
     results: list[Compiled] = []
+    alerts = 0
     for folder in folders:
+        before = len(results)
         _collect(lambda f=folder: compile_folder(f), problems, results)
+        if len(results) > before:  # alerts are checked against trees that compiled
+            alerts += _check_alerts(folder, results[-1].catalog, problems)
     for group in files.values():
         _collect(lambda g=group: compile_files(g), problems, results)
     if problems:
@@ -92,11 +101,41 @@ def run_validate(args: argparse.Namespace) -> int:
     trees = sum(len(r.checked) for r in results)
     nodes = sum(r.nodes for r in results)
     scenarios = sum(r.scenarios for r in results)
+    checked = f", {alerts} alert{'s' if alerts != 1 else ''}" if alerts else ""
     print(
         f"{trees} tree{'s' if trees != 1 else ''}, {nodes} nodes, "
-        f"{scenarios} scenario{'s' if scenarios != 1 else ''}: all good"
+        f"{scenarios} scenario{'s' if scenarios != 1 else ''}{checked}: all good"
     )
     return 0
+
+
+def _check_alerts(folder: Path, catalog: Catalog, problems: list[Problem]) -> int:
+    """Check ``folder``'s alerts file, if any; returns how many alerts it holds.
+
+    Partner ids are checked against the settings' partners file when it loads
+    cleanly (its own problems are ``serve``'s to report, not a tree author's).
+    """
+    try:
+        settings: Settings | None = Settings.from_environ()
+    except SettingsError:
+        settings = None
+    beside = folder / ALERTS_FILENAME
+    path = beside if beside.is_file() else None
+    if settings is not None and folder.resolve() == settings.trees_dir.resolve():
+        path = alerts_path(settings)  # WIDGET_ALERTS when set, even if it is missing
+    if path is None:
+        return 0
+    partners = None
+    if settings is not None and settings.partners_file.is_file():
+        try:
+            partners = load_partners(settings.partners_file, trees=catalog.trees.keys()).partners
+        except ProblemsError:
+            partners = None
+    try:
+        return len(load_alerts(path, catalog, partners=partners))
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
+        return 0
 
 
 def _is_folder(path: Path) -> bool:

@@ -2,7 +2,8 @@
 
 Every request starts from nothing: the embed token names the partner, the
 signed state holds the answers, and the position is recomputed by walking the
-tree from its start. The browser can change nothing the diagnosis depends on
+tree from its start (or from the node an active alert led to, see
+:func:`locate`). The browser can change nothing the diagnosis depends on
 without breaking a signature. Every failure a browser can cause (a forged
 token, an old state, a mangled form) ends on a page in the victim's language,
 never on a server error.
@@ -26,13 +27,13 @@ from .model import LOCALES, Advice, Catalog, Contact, Outcome, Question
 from .partners import DEFAULT_LEAVE_URL, Partner
 from .service import Widget, World
 from .signing import BadState, BadToken, StaleState, State
-from .walk import Answer, WalkError, next_target, walk
+from .walk import Answer, Position, WalkError, next_target, walk
 
 #: A step form has a handful of fields; a few dozen checkboxes at most.
 MAX_FIELDS = 64
 
 #: Fields a step form holds once at most; twice is a forged form.
-SINGLE_FIELDS = ("state", "do", "lang", "country")
+SINGLE_FIELDS = ("state", "do", "lang", "country", "alert")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ async def first_step(request: Request) -> Response:
 
 
 async def next_step(request: Request) -> Response:
-    """Apply one action (answer, back, start again, language, country) to the signed state."""
+    """Apply one action (answer, back, start again, language, country, alert) to the state."""
     try:
         frame = open_frame(request)
     except Refused as refused:
@@ -129,12 +130,16 @@ async def next_step(request: Request) -> Response:
     selected: Answer | None = None
     if action == "next":
         return _answer(frame, state, form)
+    if action == "alert":
+        return _follow_alert(frame, state, form)
     if action == "back":
         if state.answers:
             selected = state.answers[-1]
-        state = replace(state, answers=state.answers[:-1])
+            state = replace(state, answers=state.answers[:-1])
+        else:  # back from an alert's first question: the first step again
+            state = replace(state, start=None)
     elif action == "restart":
-        state = replace(state, answers=())
+        state = replace(state, answers=(), start=None)
     elif action == "lang":
         locale = known(_single(form, "lang"))
         if locale is None:
@@ -151,10 +156,39 @@ async def next_step(request: Request) -> Response:
     return show(frame, state, autofocus=True, selected=selected)
 
 
-def _answer(frame: Frame, state: State, form: Mapping[str, list[str]]) -> Response:
+def locate(frame: Frame, state: State) -> Position:
+    """Where ``state`` stands, recomputed from the trees; raises :class:`WalkError`.
+
+    The answers are replayed from the entry tree's start, or from where an
+    alert's one tap led (``state.start``), but only while an alert active
+    today for this partner still leads there: a withdrawn or ended alert
+    sends nobody on, even with a state signed while it was active.
+    """
     catalog = frame.world.catalog
+    if state.start is None:
+        return walk(catalog, state.tree, state.answers)
+    tree, node = state.start
+    today = frame.widget.today()
+    if not frame.world.alerts.leads_to(state.partner, today, tree, node):
+        raise WalkError(f"no active alert leads to {tree}/{node}")
+    return walk(catalog, tree, state.answers, start=node)
+
+
+def _follow_alert(frame: Frame, state: State, form: Mapping[str, list[str]]) -> Response:
+    """One tap on an alert of the first step: on to the node it leads to."""
+    alert_id = _single(form, "alert")
+    if alert_id is None or state.answers or state.start is not None:
+        return bad_request(frame)
+    alert = frame.world.alerts.get(alert_id, state.partner, frame.widget.today())
+    if alert is None:  # it ended (or was withdrawn) since the page was shown
+        return show(frame, state, autofocus=True)
+    state = replace(state, start=(alert.tree, alert.node))
+    return show(frame, state, autofocus=True, arrived=True)
+
+
+def _answer(frame: Frame, state: State, form: Mapping[str, list[str]]) -> Response:
     try:
-        position = walk(catalog, state.tree, state.answers)
+        position = locate(frame, state)
     except WalkError:
         return restart(frame, status=200)
     question = position.node
@@ -253,7 +287,7 @@ def show(
     """
     catalog = frame.world.catalog
     try:
-        position = walk(catalog, state.tree, state.answers)
+        position = locate(frame, state)
     except WalkError:
         return restart(frame, status=200)
     signed = frame.widget.signer.sign_state(state)
@@ -274,6 +308,8 @@ def show(
     question = position.node
     assert isinstance(question, Question)
     chosen = () if selected is None else (selected,) if isinstance(selected, str) else selected
+    first = not state.answers and state.start is None
+    alerts = frame.world.alerts.active(state.partner, frame.widget.today()) if first else []
     return render(
         frame,
         "step.html",
@@ -286,6 +322,8 @@ def show(
         selected=frozenset(chosen),
         error=error,
         autofocus=autofocus,
+        first=first,
+        alerts=alerts,
     )
 
 

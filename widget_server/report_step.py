@@ -41,6 +41,7 @@ from .frame import (
     bad_request,
     forbidden,
     load_state,
+    locate,
     message,
     open_frame,
     read_form,
@@ -58,10 +59,11 @@ from .payload import (
     utc_now,
     validate_identity,
 )
+from .ratelimit import ReportLimits
 from .routing import Routes, load_routes
 from .settings import Settings
 from .signing import BadState, StaleState, State
-from .walk import Position, WalkError, walk
+from .walk import Position, WalkError
 
 log = logging.getLogger("widget_server.report")
 
@@ -111,6 +113,7 @@ class Reporting:
         self.tuning = tuning if tuning is not None else Tuning.for_settings(settings)
         self.forward = forward
         self.forwarder: Forwarder | None = None
+        self.limits = ReportLimits(settings.report_rate_client, settings.report_rate_partner)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Reporting]:
@@ -156,7 +159,7 @@ async def report_step(request: Request) -> Response:
         return loaded
     state, frame = loaded
     try:
-        position = walk(frame.world.catalog, state.tree, state.answers)
+        position = locate(frame, state)
     except WalkError:
         return restart(frame, status=200)
     if position.outcome is None or not position.outcome.reportable:
@@ -172,7 +175,8 @@ async def report_step(request: Request) -> Response:
     if isinstance(report_id, Response):
         return report_id
     if action == "send":
-        return await _send(frame, reporting, state, position, token, report_id, form)
+        client = request.client.host if request.client else None
+        return await _send(frame, reporting, state, position, token, report_id, form, client)
     if action == "status":
         row = await run_in_threadpool(reporting.outbox.get, report_id)
         if row is None:
@@ -190,6 +194,7 @@ async def _send(
     token: str,
     report_id: str,
     form: Mapping[str, list[str]],
+    client: str | None,
 ) -> Response:
     fields = ("mode", "name", "email", "phone", "country", "description", "consent")
     values = {key: _single(form, key) or "" for key in fields}
@@ -219,6 +224,21 @@ async def _send(
     r = reporting.translator(frame.locale)
     partner = frame.partner
     assert partner is not None
+    if await run_in_threadpool(reporting.outbox.get, report_id) is None:  # a resend is free
+        wait = reporting.limits.admit(client, partner.id)
+        if wait:
+            log.warning("report refused by the rate limit partner=%s id=%s", partner.id, report_id)
+            response = message(
+                frame,
+                "report-limited",
+                r("rate_limited_title"),
+                r("rate_limited_text", minutes=max(1, -(-wait // 60))),
+                status=429,
+                state=frame.widget.signer.sign_state(state),
+                autofocus=True,
+            )
+            response.headers["retry-after"] = str(wait)
+            return response
     now = utc_now()
     report = build_report(
         catalog,

@@ -34,6 +34,7 @@ SCHEMAS: dict[str, str] = {
     "categories": "categories.schema.json",
     "advice": "advice.schema.json",
     "countries": "countries.schema.json",
+    "alerts": "alerts.schema.json",
 }
 
 LOCALE_NAMES: dict[str, str] = {"fr": "French", "en": "English", "ar": "Arabic", "nl": "Dutch"}
@@ -361,6 +362,8 @@ def _describe(path: Path_, data: Any) -> str:
             words = f"{_SINGULAR[str(parent)]} '{step}'"
         elif parent == "countries" and index == 1:
             words = f"country '{step}'"
+        elif parent == "alerts" and index == 1:
+            words = f"alert '{step}'"
         elif parent == "contacts" and isinstance(step, int):
             label = f"'{ident}'" if isinstance(ident, str) else str(step + 1)
             words = f"contact {label} of {words}" if words else f"contact {label}"

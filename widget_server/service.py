@@ -1,21 +1,26 @@
 """Everything a running widget server holds, built once and shared by every request.
 
-Trees, partners, UI strings, templates, static files and signers are loaded
-and checked at start-up; a request only reads them. Nothing here is parsed
-per request. The catalog and the registry are replaced whole (never edited in
-place) when they are reloaded, so a request that started on one finishes on it.
+Trees, partners, alerts, UI strings, templates, static files and signers are
+loaded and checked at start-up; a request only reads them. Nothing here is
+parsed per request. The catalog, the registry and the alerts are replaced
+whole, as one :class:`World` (never edited in place), when their files change,
+so a request that started on one finishes on it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import jinja2
 
+from .alerts import FILENAME as ALERTS_FILENAME
+from .alerts import NO_ALERTS, Alerts, alerts_path, load_alerts
 from .assets import TEMPLATES_DIR, Asset, Assets, load_assets
+from .events import utc_today
 from .i18n import Messages, load_messages
 from .model import LOCALES, Catalog
 from .partners import Partner, Registry, load_partners
@@ -43,15 +48,31 @@ def load_world(settings: Settings) -> tuple[Catalog, Registry]:
     return catalog, registry
 
 
+def load_world_alerts(settings: Settings, catalog: Catalog, registry: Registry) -> Alerts:
+    """Load and check the alerts file in use (none is no alerts) against the trees and partners.
+
+    Raises :class:`~widget_server.problems.ProblemsError`, like :func:`load_world`.
+    """
+    return load_alerts(alerts_path(settings), catalog, partners=registry.partners.keys())
+
+
 Stamp = tuple[tuple[str, int, int], ...]
 
+#: What the files looked like: the trees folder, the partners file, the alerts file.
+Fingerprint = tuple[Stamp, Stamp, Stamp]
 
-def fingerprint(settings: Settings) -> tuple[Stamp, Stamp]:
-    """What changes when an author saves a tree or vocabulary, and the partners file."""
+
+def fingerprint(settings: Settings) -> Fingerprint:
+    """What changes when an author saves a tree or vocabulary, the partners or the alerts."""
     trees: list[Path] = []
     if settings.trees_dir.is_dir():
-        trees = sorted(p for p in settings.trees_dir.iterdir() if p.suffix in (".yaml", ".json"))
-    return _stamp(trees), _stamp([settings.partners_file])
+        trees = sorted(
+            p
+            for p in settings.trees_dir.iterdir()
+            if p.suffix in (".yaml", ".json") and p.name != ALERTS_FILENAME
+        )
+    alerts = alerts_path(settings)
+    return _stamp(trees), _stamp([settings.partners_file]), _stamp([alerts] if alerts else [])
 
 
 def _stamp(paths: list[Path]) -> Stamp:
@@ -87,17 +108,19 @@ def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
 
 @dataclass(frozen=True)
 class World:
-    """The trees and partners in use, swapped as one value so no request sees half of a reload."""
+    """The trees, partners and alerts in use, swapped as one value so no request
+    sees half of a reload (an alert always points into the catalog it was checked with)."""
 
     catalog: Catalog
     registry: Registry
     #: Each partner's theme stylesheet, hashed and gzipped once.
     themes: Mapping[str, Asset]
+    alerts: Alerts = NO_ALERTS
 
     @classmethod
-    def build(cls, catalog: Catalog, registry: Registry) -> World:
+    def build(cls, catalog: Catalog, registry: Registry, alerts: Alerts = NO_ALERTS) -> World:
         themes = {p.id: Asset.from_bytes(p.theme.css().encode(), "text/css") for p in registry}
-        return cls(catalog, registry, themes)
+        return cls(catalog, registry, themes, alerts)
 
     def theme_url(self, partner: Partner) -> str:
         version = self.themes[partner.id].version if partner.id in self.themes else "0"
@@ -113,6 +136,8 @@ class Widget:
     templates: jinja2.Environment
     #: Read it once per request (``world = widget.world``) and use that value throughout.
     world: World = field(default=None)  # type: ignore[assignment]
+    #: Today's UTC day, which decides the active alerts; tests freeze it.
+    today: Callable[[], date] = utc_today
 
     @classmethod
     def build(cls, settings: Settings) -> Widget:
@@ -124,46 +149,61 @@ class Widget:
             templates=build_templates(),
         )
 
-    #: The files' fingerprint when the catalog and registry were last loaded.
-    seen: tuple[Stamp, Stamp] = ((), ())
+    #: The files' fingerprint when the world was last loaded.
+    seen: Fingerprint = ((), (), ())
 
     def load(self) -> None:
         """Load from the settings' files (at start-up; raises on any problem)."""
         self.seen = fingerprint(self.settings)
-        self.install(*load_world(self.settings))
+        catalog, registry = load_world(self.settings)
+        self.install(catalog, registry, load_world_alerts(self.settings, catalog, registry))
 
     def reload_if_changed(self) -> bool:
-        """Reload when a file changed; a bad edit keeps the last good catalog and registry.
+        """Reload when a file changed; a bad edit keeps the last good world.
 
-        Returns whether new ones were installed. Problems are logged as
-        ``file:line:column`` lines, the way ``widget-server validate`` prints them.
+        Only what changed is read again (a partners edit does not compile the
+        trees), but alerts are checked again whenever the trees or partners
+        they name change. Returns whether a new world was installed. Problems
+        are logged as ``file:line:column`` lines, the way ``widget-server
+        validate`` prints them, once per edit.
         """
         now = fingerprint(self.settings)
         if now == self.seen:
             return False
-        trees_changed = now[0] != self.seen[0]
+        trees_changed, partners_changed = now[0] != self.seen[0], now[1] != self.seen[1]
         self.seen = now
+        world = self.world
         try:
             if trees_changed:
                 catalog, registry = load_world(self.settings)
-            else:  # a partner edit: no need to compile the trees again
-                catalog = self.world.catalog
-                registry = load_partners(self.settings.partners_file, trees=catalog.trees.keys())
+            else:
+                catalog = world.catalog
+                registry = (
+                    load_partners(self.settings.partners_file, trees=catalog.trees.keys())
+                    if partners_changed
+                    else world.registry
+                )
+            alerts = load_world_alerts(self.settings, catalog, registry)
         except ProblemsError as exc:
             for problem in exc.problems:
                 logger.warning("not reloaded: %s", problem)
             return False
-        self.install(catalog, registry)
-        logger.info("reloaded %d trees and %d partners", len(catalog.trees), len(registry))
+        self.install(catalog, registry, alerts)
+        logger.info(
+            "reloaded %d trees, %d partners and %d alerts",
+            len(catalog.trees),
+            len(registry),
+            len(alerts),
+        )
         return True
 
     @property
     def loaded(self) -> bool:
         return self.world is not None
 
-    def install(self, catalog: Catalog, registry: Registry) -> None:
-        """Swap in a new catalog and registry, whole, in one assignment."""
-        self.world = World.build(catalog, registry)
+    def install(self, catalog: Catalog, registry: Registry, alerts: Alerts = NO_ALERTS) -> None:
+        """Swap in a new catalog, registry and alerts, whole, in one assignment."""
+        self.world = World.build(catalog, registry, alerts)
 
     @property
     def languages(self) -> list[tuple[str, str]]:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .ratelimit import Rate, RateError
+
 #: Where the repository's own trees/ and embed/ are, for a checkout or an
 #: editable install; a deployment points the settings elsewhere.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,10 @@ DEVELOPMENT_KEY = "development-only-key-do-not-use-in-production"
 
 #: Production secret keys must be at least this long.
 MIN_KEY_LENGTH = 32
+
+#: New reports per client address and per partner, by default.
+CLIENT_REPORT_RATE = Rate(10, 3600)
+PARTNER_REPORT_RATE = Rate(600, 3600)
 
 
 class SettingsError(ValueError):
@@ -59,6 +65,11 @@ class Settings:
     #: A claim on a report lasts three times this, so after a crash another
     #: worker (or the restarted server) sends it again once that has passed.
     forward_deadline: float = 30.0
+    #: New reports one client address may send: a burst of ``count``, refilled
+    #: over the period (``5/hour``, ``20/3600``, or ``off``). A 429 page beyond.
+    report_rate_client: Rate = CLIENT_REPORT_RATE
+    #: New reports one partner's frames may send, all clients together.
+    report_rate_partner: Rate = PARTNER_REPORT_RATE
 
     @property
     def production(self) -> bool:
@@ -125,6 +136,13 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _rate(raw: str) -> Rate:
+    try:
+        return Rate.parse(raw)
+    except RateError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _positive_int(raw: str) -> int:
     try:
         return int(raw)
@@ -155,6 +173,8 @@ ENVIRONMENT = {
     "operator_key": str,
     "reload_interval": _seconds,
     "forward_deadline": _seconds,
+    "report_rate_client": _rate,
+    "report_rate_partner": _rate,
 }
 
 #: Environment names that differ from the field they set.

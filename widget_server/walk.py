@@ -81,18 +81,23 @@ def _target(tree_id: str, next_node: str | None, tree: str | None) -> Target:
     return Target(tree=tree_id, node=next_node)
 
 
-def walk(catalog: Catalog, tree_id: str, answers: Sequence[Answer]) -> Position:
-    """Replay ``answers`` from the start of ``tree_id``.
+def walk(
+    catalog: Catalog, tree_id: str, answers: Sequence[Answer], *, start: str | None = None
+) -> Position:
+    """Replay ``answers`` from the start of ``tree_id``, or from its node ``start``.
 
-    Answers past an outcome, answers that fit no choice and unknown trees raise
-    :class:`WalkError`; callers turn that into a polite restart.
+    Answers past an outcome, answers that fit no choice, unknown trees and
+    nodes raise :class:`WalkError`; callers turn that into a polite restart.
     """
     if len(answers) > MAX_STEPS:
         raise WalkError("too many answers")
     tree = catalog.trees.get(tree_id)
     if tree is None:
         raise WalkError(f"unknown tree {tree_id!r}")
-    node: Node = tree.nodes[tree.start]
+    first = tree.nodes.get(start or tree.start)
+    if first is None:
+        raise WalkError(f"unknown node {start!r} in tree {tree_id!r}")
+    node: Node = first
     path: list[Step] = []
     for raw in answers:
         if not isinstance(node, Question):

@@ -1,6 +1,6 @@
 """Fixtures for the real-browser tests: Debian's Chromium, driven by Playwright.
 
-One browser per session and a fresh context (no shared cache, storage or
+One browser for the browser tests and a fresh context (no shared cache, storage or
 permissions) per test. Every site runs in uvicorn on its own origin: the widget
 on ``http://127.0.0.1:A`` and the partner on ``http://localhost:B``; the same
 partner server reached as ``http://127.0.0.1:B`` is a foreign origin.
@@ -64,8 +64,11 @@ class RealSites(Sites):
     demo: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for the browser tests, stopped when they are done: Playwright's
+    sync API holds an event loop in the main thread while it runs, and the other
+    tests' ``asyncio.run()`` calls must not find it there."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's Chromium "
@@ -88,7 +91,7 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fixture_sites() -> Iterator[Sites]:
     """The fixture frame (tests/browser/fixture_frame.py) and the test partner site."""
     widget_sock, partner_sock = bind(), bind()
@@ -117,7 +120,7 @@ partners:
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSites]:
     """The real widget app (create_app) and the test partner site that embeds it."""
     tmp = tmp_path_factory.mktemp("widget")

@@ -2,7 +2,8 @@
  * and the reference number's copy button. Every page works without it. It talks to
  * exactly one window, the parent page, at exactly the origin the server validated
  * (data-parent-origin), and listens to that origin only. Protocol: frame -> parent
- * {type: "cyberwidget:ready" | "cyberwidget:resize" (height) | "cyberwidget:leave"};
+ * {type: "cyberwidget:ready" | "cyberwidget:resize" (height) | "cyberwidget:leave" |
+ * "cyberwidget:close" (Escape: the loader closes its launcher panel)};
  * parent -> frame {type: "cyberwidget:focus"}. */
 (function () {
   "use strict";
@@ -32,6 +33,10 @@
     if (!parentOrigin || event.origin !== parentOrigin || event.source !== parent) return;
     var data = event.data;
     if (data && data.type === "cyberwidget:focus") focusHeading();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") post({ type: "cyberwidget:close" });
   });
 
   document.addEventListener("click", function (event) {
