@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from helpers import EVENT_COLUMNS, event_rows
 
 from widget_server.compiler import load_catalog
 from widget_server.events import (
@@ -42,12 +43,6 @@ def store(tmp_path: Path) -> EventStore:
     return EventStore(tmp_path / FILENAME)
 
 
-def rows(store: EventStore) -> list[dict[str, object]]:
-    with store.reader() as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
-
-
 def daily(store: EventStore) -> dict[tuple[str, ...], int]:
     with store.reader() as db:
         return {
@@ -66,25 +61,9 @@ def test_the_store_lives_in_its_own_file_beside_the_outbox(tmp_path: Path) -> No
 
 
 def test_a_row_holds_the_day_and_vocabulary_ids_only(store: EventStore) -> None:
-    columns = {
-        "id",
-        "day",
-        "kind",
-        "partner",
-        "tree",
-        "tree_version",
-        "category",
-        "family",
-        "severity",
-        "locale",
-        "victim_kind",
-        "country",
-        "reported",
-        "with_identity",
-    }
     with store.reader() as db:
         found = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-    assert found == columns
+    assert found == set(EVENT_COLUMNS)
 
 
 def test_started_completed_and_reported_each_add_one_row(store: EventStore) -> None:
@@ -93,7 +72,7 @@ def test_started_completed_and_reported_each_add_one_row(store: EventStore) -> N
     )
     assert store.record_completed(**OUTCOME)  # type: ignore[arg-type]
     assert store.record_reported(with_identity=True, **OUTCOME)  # type: ignore[arg-type]
-    found = rows(store)
+    found = event_rows(store)
     assert [r["kind"] for r in found] == ["started", "completed", "reported"]
     assert [(r["reported"], r["with_identity"]) for r in found] == [(0, 0), (0, 0), (1, 1)]
     assert {r["day"] for r in found} == {"2025-03-14"}
@@ -106,7 +85,7 @@ def test_the_day_is_todays_utc_date_without_time(store: EventStore) -> None:
     before = datetime.now(UTC).date()
     store.record_started(partner="bank", tree="entry", tree_version="v1", locale="nl")
     after = datetime.now(UTC).date()
-    (row,) = rows(store)
+    (row,) = event_rows(store)
     assert row["day"] in {before.isoformat(), after.isoformat()}
     assert len(str(row["day"])) == 10
 
@@ -151,7 +130,7 @@ def test_a_batch_is_all_or_nothing(store: EventStore) -> None:
     )
     with pytest.raises(ValueError, match="locale"):
         store.add_many([good, bad])
-    assert rows(store) == []
+    assert event_rows(store) == []
     assert daily(store) == {}
 
 
@@ -177,7 +156,7 @@ def test_free_text_is_refused_and_the_log_names_the_field_not_the_value(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="widget_server.events"):
         assert not store.record_completed(**{**OUTCOME, **change})  # type: ignore[arg-type]
-    assert rows(store) == []
+    assert event_rows(store) == []
     (record,) = caplog.records
     assert field in record.getMessage()
     for value in change.values():
@@ -238,7 +217,7 @@ def test_the_rollup_grows_with_distinct_values_not_with_events(store: EventStore
     store.add_many(sample_events(seed=5, start=DAY, days=3, per_day=200, tiny_partner=False))
     before = len(daily(store))
     store.add_many(sample_events(seed=6, start=DAY, days=3, per_day=200, tiny_partner=False))
-    assert len(rows(store)) > 2800
+    assert len(event_rows(store)) > 2800
     assert len(daily(store)) <= before * 1.1
     assert {k[2] for k in daily(store)} == {"2025-03-14", "2025-03-15", "2025-03-16"}
 

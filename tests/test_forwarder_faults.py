@@ -14,17 +14,16 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import free_port, wait_for
 
 from widget_server.forwarder import Forwarder, Tuning, backoff, parse_retry_after
 from widget_server.intake import Faults, IntakeThread, received_ids
@@ -59,21 +58,6 @@ FORWARD_OPTIONS = [
 
 NAME, EMAIL, PHONE = "Amélie Témoin-Secret", "amelie.secret@example.org", "+32 470 99 88 77"
 STORY = "Il m'a demandé 500 euros en menaçant de publier les photos"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll ``condition`` until it holds; fail, saying what, after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for(tmp_path: Path, port: int, key: str = KEY) -> Settings:
@@ -128,6 +112,21 @@ def delivered(outbox: Outbox, count: int) -> Callable[[], bool]:
     return lambda: outbox.counts()["delivered"] >= count
 
 
+def forward_through(
+    tmp_path: Path, faults: Faults, count: int, what: str, tuning: Tuning = TUNING
+) -> None:
+    """Accept ``count`` reports, forward them to an intake with ``faults`` until every one
+    is delivered (waiting for ``what``), then check each arrived exactly once."""
+    intake_db = tmp_path / "intake.sqlite3"
+    with IntakeThread(intake_db, KEY, faults=faults) as intake:
+        settings = settings_for(tmp_path, intake.port)
+        outbox = Outbox(outbox_path(settings))
+        accepted = accept(outbox, count)
+        with forwarding(settings, outbox, tuning):
+            wait_for(delivered(outbox, count), what)
+    assert_exactly_once(intake_db, outbox, accepted)
+
+
 def test_intake_down_when_reports_arrive_then_back(tmp_path: Path):
     port = free_port()
     settings = settings_for(tmp_path, port)
@@ -157,15 +156,8 @@ def test_errors_and_throttling_a_third_of_the_time(tmp_path: Path, after_store: 
         after_store=after_store,
         seed=4,
     )
-    intake_db = tmp_path / "intake.sqlite3"
-    with IntakeThread(intake_db, KEY, faults=faults) as intake:
-        settings = settings_for(tmp_path, intake.port)
-        outbox = Outbox(outbox_path(settings))
-        accepted = accept(outbox, 60)
-        with forwarding(settings, outbox):
-            wait_for(delivered(outbox, 60), "every report to get through the errors")
+    forward_through(tmp_path, faults, 60, "every report to get through the errors")
     assert faults.done["error"] >= 10
-    assert_exactly_once(intake_db, outbox, accepted)
 
 
 def test_stalls_past_the_deadline(tmp_path: Path, caplog: pytest.LogCaptureFixture):
@@ -173,29 +165,15 @@ def test_stalls_past_the_deadline(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     # Only the total deadline can end these attempts: the read timeout is longer.
     tuning = Tuning(**{**TUNING.__dict__, "read_timeout": 10.0, "deadline": 0.6})
     faults = Faults(stall_rate=0.3, stall_seconds=1.5, after_store=True, seed=7)
-    intake_db = tmp_path / "intake.sqlite3"
-    with IntakeThread(intake_db, KEY, faults=faults) as intake:
-        settings = settings_for(tmp_path, intake.port)
-        outbox = Outbox(outbox_path(settings))
-        accepted = accept(outbox, 30)
-        with forwarding(settings, outbox, tuning):
-            wait_for(delivered(outbox, 30), "every stalled report to be sent again")
+    forward_through(tmp_path, faults, 30, "every stalled report to be sent again", tuning)
     assert faults.done["stall"] >= 5
     assert "error=deadline" in caplog.text
-    assert_exactly_once(intake_db, outbox, accepted)
 
 
 def test_connection_dropped_after_the_body_was_read(tmp_path: Path):
     faults = Faults(drop_rate=0.3, after_store=True, seed=11)
-    intake_db = tmp_path / "intake.sqlite3"
-    with IntakeThread(intake_db, KEY, faults=faults) as intake:
-        settings = settings_for(tmp_path, intake.port)
-        outbox = Outbox(outbox_path(settings))
-        accepted = accept(outbox, 40)
-        with forwarding(settings, outbox):
-            wait_for(delivered(outbox, 40), "every cut report to be sent again")
+    forward_through(tmp_path, faults, 40, "every cut report to be sent again")
     assert faults.done["drop"] >= 5
-    assert_exactly_once(intake_db, outbox, accepted)
 
 
 #: A widget server process in miniature: accepts a burst of reports (printing

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import free_port
 
 from widget_server import cli, signature
 from widget_server.intake import MAX_BODY, Faults, IntakeThread
@@ -215,7 +216,7 @@ def test_faults_answer_errors_and_cut_connections(tmp_path: Path):
 
 
 def test_widget_server_intake_command_runs_the_intake(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WIDGET_DATA_DIR": str(tmp_path)}
     env = {k: v for k, v in env.items() if not k.startswith("WIDGET_") or k == "WIDGET_DATA_DIR"}
     process = subprocess.Popen(
@@ -273,14 +274,6 @@ def test_outbox_command_lists_and_retries(tmp_path: Path, monkeypatch: pytest.Mo
     assert "not dead" in capsys.readouterr().err
     assert cli.main(["outbox", "retry", "--all-dead"]) == 0
     assert "0 dead reports" in capsys.readouterr().out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until_listening(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -15,8 +15,7 @@ import re
 import shutil
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 import uvicorn
+from helpers import wait_for
 
 from widget_server.app import create_app
 from widget_server.settings import PROJECT_ROOT, Settings
@@ -37,15 +37,6 @@ RUNNING_DAYS = (
     f"start: {date.today() - timedelta(days=7)}\n    end: {date.today() + timedelta(days=90)}"
 )
 ENDED_DAYS = "start: 2020-11-16\n    end: 2020-12-31"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll ``condition`` until it holds; fail, saying what, after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @dataclass

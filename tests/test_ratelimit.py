@@ -26,7 +26,12 @@ from widget_server.ratelimit import Buckets, Rate, RateError, ReportLimits, clie
 from widget_server.report_step import Reporting
 from widget_server.routing import Route as IntakeRoute
 from widget_server.routing import Routes
-from widget_server.settings import Settings, SettingsError
+from widget_server.settings import (
+    CLIENT_REPORT_RATE,
+    PARTNER_REPORT_RATE,
+    Settings,
+    SettingsError,
+)
 from widget_server.signing import Signer, State
 
 INTAKE_KEY = "ratelimit-intake-key-0123456789abcdef"
@@ -55,6 +60,15 @@ def test_a_rate_reads_as_written(raw: str, rate: Rate) -> None:
     assert Rate.parse(raw) == rate
 
 
+def test_production_limits_by_default_and_development_does_not() -> None:
+    production = Settings(mode="production")
+    assert production.client_report_rate == CLIENT_REPORT_RATE
+    assert production.partner_report_rate == PARTNER_REPORT_RATE
+    development = Settings()
+    assert not development.client_report_rate.limited
+    assert not development.partner_report_rate.limited
+
+
 @pytest.mark.parametrize("raw", ["", "5", "five/hour", "5/fortnight", "-1/hour", "5/0"])
 def test_an_unreadable_rate_is_refused(raw: str) -> None:
     with pytest.raises(RateError, match=r"expected a rate|at least 1"):
@@ -65,8 +79,8 @@ def test_rates_are_settings_and_a_bad_one_stops_the_server() -> None:
     settings = Settings.from_environ(
         {"WIDGET_REPORT_RATE_CLIENT": "2/minute", "WIDGET_REPORT_RATE_PARTNER": "off"}
     )
-    assert settings.report_rate_client == Rate(2, 60)
-    assert not settings.report_rate_partner.limited
+    assert settings.client_report_rate == Rate(2, 60)
+    assert not settings.partner_report_rate.limited
     with pytest.raises(SettingsError, match="5/hour"):
         Settings.from_environ({"WIDGET_REPORT_RATE_CLIENT": "lots"})
 

@@ -63,7 +63,7 @@ REFUSED = [p for p in PAYLOADS if parse(p).problems]
 ACCEPTED = [p for p in PAYLOADS if not parse(p).problems]
 
 #: Tags no page of ours ever holds; a payload would need one.
-FORBIDDEN_TAGS = {"style", "iframe", "svg", "object", "embed", "base", "frame", "math", "body"}
+FORBIDDEN_TAGS = {"style", "iframe", "svg", "object", "embed", "base", "frame", "math"}
 
 
 class Findings(HTMLParser):
@@ -73,12 +73,14 @@ class Findings(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self._depth_body = 0
+        self._in_textarea = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag == "script" and not re.fullmatch(r"/static/frame\.\w+\.js", values.get("src") or ""):
             self.found.append(f"script {values}")
-        if tag in FORBIDDEN_TAGS:
+        self._depth_body += tag == "body"
+        if tag in FORBIDDEN_TAGS or (tag == "body" and self._depth_body > 1):
             self.found.append(f"<{tag}>")
         if tag == "img" and not (values.get("src") or "").startswith("https://"):
             self.found.append(f"img {values}")
@@ -89,11 +91,17 @@ class Findings(HTMLParser):
                 scheme = value.strip().lower().split(":", 1)[0]
                 if ":" in value and scheme not in ("https", "http", "mailto", "tel"):
                     self.found.append(f"{tag} {name}={value!r}")
-            if value and BIDI_RE.search(value):
+            own_text = tag == "input" and name == "value"
+            if value and BIDI_RE.search(value) and not own_text:
                 self.found.append(f"direction control in {tag} {name}")
+        self._in_textarea = tag == "textarea"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_textarea = False
 
     def handle_data(self, data: str) -> None:
-        if BIDI_RE.search(data):
+        # A victim's own text shown back in a form control stays inside it.
+        if BIDI_RE.search(data) and not self._in_textarea:
             self.found.append("direction control in text")
 
 

@@ -330,6 +330,7 @@ def test_a_100_kb_token_in_the_url_is_refused_by_the_real_server(
     with serve(app) as url:
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(f"GET /w/{'A' * 100_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            # Not even waiting for the end of the line: past 16 KB the server answers.
+            sock.sendall(f"GET /w/{'A' * 100_000}".encode())
             status = sock.recv(4096).split(b"\r\n", 1)[0]
     assert status.startswith(b"HTTP/1.1 4"), status

@@ -16,18 +16,18 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 
+import helpers
 import httpx2 as httpx
+from helpers import free_port
 
 from widget_server.compiler import load_catalog
 from widget_server.intake import IntakeStore
@@ -42,19 +42,9 @@ KEY = "serve-fault-test-key-0123456789abcdef"
 BEFORE_INTAKE, BEFORE_KILL = 8, 30
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll ``condition`` until it holds; fail, saying what, after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """A wait as long as a server's start or a backlog's delivery may take on a slow machine."""
+    helpers.wait_for(condition, what, timeout=60.0, interval=0.05)
 
 
 def answering(url: str) -> Callable[[], bool]:

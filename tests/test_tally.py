@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from html import unescape
@@ -13,6 +12,7 @@ from types import MappingProxyType
 
 import pytest
 from conftest import SECRET_KEYS
+from helpers import EVENT_COLUMNS, event_rows
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
@@ -27,23 +27,6 @@ from widget_server.signing import Signer
 
 NAME, EMAIL, PHONE = "Zoé Secrète-Témoin", "zoe.secrete@example.org", "+32 470 12 34 56"
 STORY = "Un faux livreur m'a pris 300 euros"
-
-COLUMNS = [
-    "id",
-    "day",
-    "kind",
-    "partner",
-    "tree",
-    "tree_version",
-    "category",
-    "family",
-    "severity",
-    "locale",
-    "victim_kind",
-    "country",
-    "reported",
-    "with_identity",
-]
 
 
 @pytest.fixture
@@ -110,12 +93,6 @@ class Victim:
         return form.text
 
 
-def rows(store: EventStore) -> list[dict[str, object]]:
-    with store.reader() as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
-
-
 def test_a_diagnosis_and_a_report_add_one_row_each(web: TestClient, store: EventStore):
     victim = Victim(web)
     outcome = victim.diagnose()
@@ -137,9 +114,9 @@ def test_a_diagnosis_and_a_report_add_one_row_each(web: TestClient, store: Event
     }
     assert web.post(victim.url("report"), data=again).status_code == 200  # stored once
 
-    events = rows(store)
+    events = event_rows(store)
     assert [e["kind"] for e in events] == ["started", "completed", "reported"]
-    assert list(events[0]) == COLUMNS
+    assert list(events[0]) == list(EVENT_COLUMNS)
     common = {"partner": "demo", "locale": "en", "tree_version": "test"}
     assert events[0] | common == events[0]
     assert events[0]["tree"] == "entry" and events[0]["country"] == "FR"
@@ -163,13 +140,13 @@ def test_nothing_personal_reaches_the_observatory(
     victim.report(
         victim.diagnose(), mode="identified", name=NAME, email=EMAIL, phone=PHONE, description=STORY
     )
-    assert len(rows(store)) == 3
+    assert len(event_rows(store)) == 3
     files = sorted(settings.data_dir.glob("observatory.sqlite3*"))
     assert files
     stored = b"".join(path.read_bytes() for path in files)
     for secret in (NAME, EMAIL, PHONE, STORY, "Zo", "example.org", "470"):
         assert secret.encode() not in stored, secret
-    for event in rows(store):
+    for event in event_rows(store):
         for value in event.values():
             assert not isinstance(value, str) or " " not in value  # ids only, no free text
 
@@ -177,7 +154,7 @@ def test_nothing_personal_reaches_the_observatory(
 def test_an_anonymous_report_counts_without_identity(web: TestClient, store: EventStore):
     victim = Victim(web)
     victim.report(victim.diagnose())
-    reported = [e for e in rows(store) if e["kind"] == "reported"]
+    reported = [e for e in event_rows(store) if e["kind"] == "reported"]
     assert [(e["reported"], e["with_identity"]) for e in reported] == [(1, 0)]
 
 
@@ -206,7 +183,7 @@ def test_an_event_that_cannot_be_built_is_logged_not_raised(
     with build(settings, unknown, registry, store) as client:
         outcome = Victim(client).diagnose()
     assert 'data-outcome="phishing"' in outcome
-    assert [e["kind"] for e in rows(store)] == ["started"]
+    assert [e["kind"] for e in event_rows(store)] == ["started"]
     assert "observatory: event not stored (KeyError)" in caplog.text
 
 

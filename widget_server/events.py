@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NotRequired, TypedDict, Unpack
 
 from .model import SEVERITIES
 from .settings import Settings
@@ -118,6 +118,25 @@ _UPSERT = (
 
 def utc_today() -> date:
     return datetime.now(UTC).date()
+
+
+class Where(TypedDict):
+    """Where a diagnosis happened: what every event says (see :class:`Event`)."""
+
+    partner: str
+    tree: str
+    tree_version: str
+    locale: str
+    country: NotRequired[str | None]
+    victim_kind: NotRequired[str | None]
+
+
+class Outcome(Where):
+    """Where a diagnosis happened and what it found: what completed and reported events say."""
+
+    category: str
+    family: str
+    severity: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,94 +301,22 @@ class EventStore:
             return False
         return True
 
-    def record_started(
-        self,
-        *,
-        partner: str,
-        tree: str,
-        tree_version: str,
-        locale: str,
-        country: str | None = None,
-        victim_kind: str | None = None,
-        day: date | None = None,
-    ) -> bool:
+    def record_started(self, *, day: date | None = None, **where: Unpack[Where]) -> bool:
         """A victim opened the widget's first step."""
-        return self.record(
-            Event(
-                kind="started",
-                day=day or utc_today(),
-                partner=partner,
-                tree=tree,
-                tree_version=tree_version,
-                locale=locale,
-                country=country,
-                victim_kind=victim_kind,
-            )
-        )
+        return self.record(Event(kind="started", day=day or utc_today(), **where))
 
-    def record_completed(
-        self,
-        *,
-        partner: str,
-        tree: str,
-        tree_version: str,
-        locale: str,
-        category: str,
-        family: str,
-        severity: str,
-        country: str | None = None,
-        victim_kind: str | None = None,
-        day: date | None = None,
-    ) -> bool:
+    def record_completed(self, *, day: date | None = None, **outcome: Unpack[Outcome]) -> bool:
         """A victim reached an outcome."""
-        return self.record(
-            Event(
-                kind="completed",
-                day=day or utc_today(),
-                partner=partner,
-                tree=tree,
-                tree_version=tree_version,
-                locale=locale,
-                country=country,
-                victim_kind=victim_kind,
-                category=category,
-                family=family,
-                severity=severity,
-            )
-        )
+        return self.record(Event(kind="completed", day=day or utc_today(), **outcome))
 
     def record_reported(
-        self,
-        *,
-        partner: str,
-        tree: str,
-        tree_version: str,
-        locale: str,
-        category: str,
-        family: str,
-        severity: str,
-        with_identity: bool,
-        country: str | None = None,
-        victim_kind: str | None = None,
-        day: date | None = None,
+        self, *, with_identity: bool, day: date | None = None, **outcome: Unpack[Outcome]
     ) -> bool:
         """A report of a completed diagnosis was accepted into the outbox."""
-        return self.record(
-            Event(
-                kind="reported",
-                day=day or utc_today(),
-                partner=partner,
-                tree=tree,
-                tree_version=tree_version,
-                locale=locale,
-                country=country,
-                victim_kind=victim_kind,
-                category=category,
-                family=family,
-                severity=severity,
-                with_identity=with_identity,
-            )
+        event = Event(
+            kind="reported", day=day or utc_today(), with_identity=with_identity, **outcome
         )
+        return self.record(event)
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:

@@ -23,6 +23,7 @@ from . import tally
 from .events import EventStore
 from .headers import NO_STORE, frame_csp
 from .i18n import Translator, direction, known, negotiate
+from .markup import BIDI_RE
 from .model import LOCALES, Advice, Catalog, Contact, Outcome, Question
 from .partners import DEFAULT_LEAVE_URL, Partner
 from .service import Widget, World
@@ -382,6 +383,8 @@ def render(
     t = frame.t
     theme_url = logo = None
     images: list[str] = []
+    # Direction controls could make the name read as another in the title bar.
+    partner_name = BIDI_RE.sub("", partner.name) if partner is not None else ""
     if partner is not None:
         theme_url = frame.world.theme_url(partner)
         logo = partner.theme.logo
@@ -395,7 +398,8 @@ def render(
         theme_url=theme_url,
         logo=logo,
         partner=partner,
-        page_title=t("frame_title", partner=partner.name) if partner else t("widget_title"),
+        page_title=t("frame_title", partner=partner_name) if partner else t("widget_title"),
+        partner_name=partner_name,
         leave_url=partner.leave_url if partner else DEFAULT_LEAVE_URL,
         parent_origin=frame.parent_origin,
         action=frame.url("step"),

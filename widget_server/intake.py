@@ -33,8 +33,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -51,6 +51,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import signature
+from ._sqlite import Connections
 from .payload import schema_errors
 from .reference import ALPHABET
 
@@ -167,52 +168,18 @@ class IntakeStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        with self._write() as db:
+        self._connections = Connections(self.path)
+        with self._connections.write() as db:
             db.execute(_SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(
-                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-            with self._lock:
-                self._all.append(db)
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One writer at a time: threads queue on a lock, not in SQLite's sleeping busy handler."""
-        db = self._db()
-        with self._write_lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
     def close(self) -> None:
-        with self._lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def store(self, key: str, report: dict[str, Any], body: bytes) -> tuple[Received, bool | None]:
         """Store a report once per key: ``(received, True)`` if new, ``False`` if the
         same body came before, ``None`` if another body came with this key."""
         digest = hashlib.sha256(body).hexdigest()
-        with self._write() as db:
+        with self._connections.write() as db:
             row = db.execute("SELECT * FROM reports WHERE idempotency_key = ?", (key,)).fetchone()
             if row is not None:
                 if not hmac.compare_digest(row["body_sha256"], digest):
@@ -243,14 +210,15 @@ class IntakeStore:
         ), True
 
     def count(self) -> int:
-        return int(self._db().execute("SELECT count(*) FROM reports").fetchone()[0])
+        return int(self._connections.get().execute("SELECT count(*) FROM reports").fetchone()[0])
 
     def report_ids(self) -> list[str]:
         """Every stored report id, once per row: a test counts duplicates with it."""
-        return [r[0] for r in self._db().execute("SELECT report_id FROM reports ORDER BY seq")]
+        rows = self._connections.get().execute("SELECT report_id FROM reports ORDER BY seq")
+        return [r[0] for r in rows]
 
     def list(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        rows = self._db().execute(
+        rows = self._connections.get().execute(
             "SELECT * FROM reports ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
         )
         return [
@@ -267,7 +235,7 @@ class IntakeStore:
 
     def case(self, case_number: str) -> Received | None:
         row = (
-            self._db()
+            self._connections.get()
             .execute("SELECT * FROM reports WHERE case_number = ?", (case_number,))
             .fetchone()
         )

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._sqlite import Connections
 from .payload import ReportError, check_report, encode, observatory_summary
 from .reference import new_reference
 from .settings import Settings
@@ -170,12 +170,8 @@ class Outbox:
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.clock = clock
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        #: One writer at a time in this process: threads queue here, in order,
-        #: instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms.
-        self._write_lock = threading.Lock()
+        #: ``secure_delete``: a purged report's bytes are overwritten, not left in free pages.
+        self._connections = Connections(self.path, pragmas=["secure_delete=ON"])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
@@ -186,52 +182,18 @@ class Outbox:
     # -- connections -------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(
-                    self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-                )
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA secure_delete=ON")
-            except sqlite3.Error as exc:
-                raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-            with self._lock:
-                self._connections.append(db)
-        return db
+        try:
+            return self._connections.get()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
 
-    @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taken at once so concurrent writers queue instead of failing.
-
-        ``durable`` commits are on disk when this returns (an fsync of the WAL);
-        the others reach the disk with the next durable commit or checkpoint.
-        """
-        db = self._connection()
-        with self._write_lock:
-            if not durable:
-                db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
-            finally:
-                if not durable:
-                    db.execute("PRAGMA synchronous=FULL")
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (see :meth:`Connections.write`)."""
+        self._connection()
+        return self._connections.write(durable=durable)
 
     def close(self) -> None:
-        with self._lock:
-            for db in self._connections:
-                db.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -419,7 +381,7 @@ class Outbox:
         calls this when it goes idle after deliveries, so a victim's identity does
         not linger there.
         """
-        with self._write_lock:
+        with self._connections.write_lock:
             self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- operating ---------------------------------------------------------

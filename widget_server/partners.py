@@ -10,21 +10,20 @@ line and all of them are reported at once; a server never starts on a bad file.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import ValidationError
 
+from . import schema
 from .model import LOCALES
 from .problems import Problem, Problems, ProblemsError
 from .settings import PROJECT_ROOT
 from .theme import Theme, ThemeError, parse_theme
-from .yamlsource import Document, load_yaml
+from .yamlsource import Document, Path_, load_yaml
 
 SCHEMA_PATH = PROJECT_ROOT / "embed" / "partners.schema.json"
 
@@ -32,14 +31,6 @@ SCHEMA_PATH = PROJECT_ROOT / "embed" / "partners.schema.json"
 DEFAULT_LEAVE_URL = "https://www.google.com/"
 
 COUNTRIES = ("FR", "BE", "NL", "LU", "MA")
-
-_TYPE_WORDS = {
-    "string": "a text",
-    "integer": "a whole number",
-    "array": "a list",
-    "object": "a set of 'key: value' lines",
-    "boolean": "true or false",
-}
 
 
 @dataclass(frozen=True)
@@ -78,13 +69,6 @@ class Registry:
         return len(self.partners)
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
 def load_partners(
     path: Path | str, *, trees: Collection[str] | None = None, display: str | None = None
 ) -> Registry:
@@ -99,9 +83,9 @@ def load_partners(
 
 def parse_partners(document: Document, *, trees: Collection[str] | None = None) -> Registry:
     problems = Problems()
-    broken: set[tuple[Any, ...]] = set()
-    for error in _validator().iter_errors(document.data):
-        for path, problem in _schema_problems(document, error):
+    broken: set[Path_] = set()
+    for at, error in schema.findings(document, SCHEMA_PATH):
+        for path, problem in _schema_problems(document, error, at):
             broken.add(path)
             problems.extend([problem])
     data = document.data
@@ -109,7 +93,7 @@ def parse_partners(document: Document, *, trees: Collection[str] | None = None) 
         problems.raise_if_any()
         raise ProblemsError([document.problem((), "expected a 'partners:' mapping")])
 
-    def report(path: tuple[Any, ...], message: str, hint: str = "") -> None:
+    def report(path: Path_, message: str, hint: str = "") -> None:
         # A value the schema already refused is reported once, by the schema.
         if not any(path[: len(b)] == b for b in broken):
             problems.extend([document.problem(path, message, hint)])
@@ -125,7 +109,7 @@ def parse_partners(document: Document, *, trees: Collection[str] | None = None) 
 def _partner(
     partner_id: str,
     raw: Mapping[str, Any],
-    report: Callable[[tuple[Any, ...], str, str], None],
+    report: Callable[[Path_, str, str], None],
     trees: Collection[str] | None,
 ) -> Partner:
     """Check what the schema cannot, tolerating values the schema refused already."""
@@ -197,15 +181,17 @@ def normalise_origin(origin: str) -> str | None:
 
 
 def _schema_problems(
-    document: Document, error: ValidationError
-) -> list[tuple[tuple[Any, ...], Problem]]:
-    """One error of jsonschema as problem lines, each with the path it is about."""
-    path = tuple(error.absolute_path)
-    hint = str(error.schema.get("x-hint", "")) if isinstance(error.schema, dict) else ""
+    document: Document, error: ValidationError, path: Path_
+) -> list[tuple[Path_, Problem]]:
+    """One error of jsonschema as problem lines, each with the path it is about.
+
+    The words are the partner file's own, shorter than a tree's (see :mod:`.schema`).
+    """
+    hint = str(schema.subschema(error).get("x-hint", ""))
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+        unknown, allowed = schema.unknown_keys(error)
         found = []
-        for key in (k for k in error.instance if k not in allowed):
+        for key in unknown:
             close = difflib.get_close_matches(key, allowed, n=1)
             where = (*path, key)
             found.append(
@@ -234,15 +220,11 @@ def _schema_problems(
         message = error.message.replace("is a required property", "is missing")
         return [((*path, "\0missing"), document.problem(path, message, key=True))]
     if error.validator == "enum":
-        options = ", ".join(str(o) for o in error.validator_value)
+        options = ", ".join(str(o) for o in schema.as_list(error.validator_value))
         return [(path, document.problem(path, f"{error.instance!r} is not one of {options}", hint))]
     if error.validator == "type":
-        wanted = (
-            error.validator_value
-            if isinstance(error.validator_value, list)
-            else [error.validator_value]
-        )
-        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        wanted = schema.as_list(error.validator_value)
+        words = " or ".join(schema.TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         return [(path, document.problem(path, f"expected {words} here", hint))]
     if error.validator == "pattern":
         message = f"{error.instance!r} is not written the expected way"

@@ -113,7 +113,7 @@ class Reporting:
         self.tuning = tuning if tuning is not None else Tuning.for_settings(settings)
         self.forward = forward
         self.forwarder: Forwarder | None = None
-        self.limits = ReportLimits(settings.report_rate_client, settings.report_rate_partner)
+        self.limits = ReportLimits(settings.client_report_rate, settings.partner_report_rate)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Reporting]:
@@ -228,7 +228,7 @@ async def _send(
         wait = reporting.limits.admit(client, partner.id)
         if wait:
             log.warning("report refused by the rate limit partner=%s id=%s", partner.id, report_id)
-            response = message(
+            limited = message(
                 frame,
                 "report-limited",
                 r("rate_limited_title"),
@@ -237,8 +237,8 @@ async def _send(
                 state=frame.widget.signer.sign_state(state),
                 autofocus=True,
             )
-            response.headers["retry-after"] = str(wait)
-            return response
+            limited.headers["retry-after"] = str(wait)
+            return limited
     now = utc_now()
     report = build_report(
         catalog,

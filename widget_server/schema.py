@@ -13,7 +13,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ LOCALE_NAMES: dict[str, str] = {"fr": "French", "en": "English", "ar": "Arabic",
 
 _ID_PATTERN = "^[a-z][a-z0-9_]*$"
 _COUNTRY_PATTERN = "^[A-Z]{2}$"
-_TYPE_WORDS = {
+#: How a JSON type is named to an author.
+TYPE_WORDS = {
     "string": "a text",
     "boolean": "true or false",
     "array": "a list",
@@ -58,10 +59,25 @@ _SINGULAR = {"families": "family", "categories": "category", "advice": "advice"}
 _MAX_LISTED = 12
 
 
+#: A schema named by its kind (a key of :data:`SCHEMAS`), by its file, or already loaded.
+SchemaSource = str | Path | Mapping[str, Any]
+
+
+def validator(schema: SchemaSource) -> Draft202012Validator:
+    """The validator for ``schema``; a kind's or a file's is read, checked and built once."""
+    if isinstance(schema, str):
+        return _file_validator(schema_path(schema))
+    if isinstance(schema, Path):
+        return _file_validator(schema)
+    return _build(schema)
+
+
 @functools.cache
-def validator(kind: str) -> Draft202012Validator:
-    """The (cached) validator for one kind of file."""
-    schema = json.loads((SCHEMA_DIR / SCHEMAS[kind]).read_text(encoding="utf-8"))
+def _file_validator(path: Path) -> Draft202012Validator:
+    return _build(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _build(schema: Mapping[str, Any]) -> Draft202012Validator:
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
@@ -88,19 +104,54 @@ def schema_path(kind: str) -> Path:
     return SCHEMA_DIR / SCHEMAS[kind]
 
 
-def check(document: Document, kind: str) -> list[Problem]:
-    """Every way ``document`` breaks the schema of ``kind``, as problem lines."""
-    errors = list(validator(kind).iter_errors(document.data))
-    if not errors:
-        return []
-    undecided = _nodes_without_type(errors)
+def check(document: Document, schema: SchemaSource) -> list[Problem]:
+    """Every way ``document`` breaks ``schema``, as problem lines."""
     problems: list[Problem] = []
-    for error in errors:
-        path = tuple(error.absolute_path)
-        if _in_branch_of(error, path, undecided):
-            continue
+    for path, error in findings(document, schema):
         problems.extend(_explain(document, error, path))
     return problems
+
+
+def findings(document: Document, schema: SchemaSource) -> list[tuple[Path_, ValidationError]]:
+    """The errors worth explaining, each with the path of the value it is about.
+
+    Where a node's ``type`` is missing or wrong, the checks of the branch that
+    ``type`` selects are left out: they would only repeat that one mistake.
+    """
+    errors = list(validator(schema).iter_errors(document.data))
+    undecided = _nodes_without_type(errors)
+    found: list[tuple[Path_, ValidationError]] = []
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if not _in_branch_of(error, path, undecided):
+            found.append((path, error))
+    return found
+
+
+def subschema(error: ValidationError) -> Mapping[str, Any]:
+    """The schema object ``error`` is about (jsonschema also allows ``true``/``false`` there)."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def unknown_keys(error: ValidationError) -> tuple[list[Any], list[str]]:
+    """The keys an ``additionalProperties`` error refuses, and the keys allowed there."""
+    schema = subschema(error)
+    allowed = [str(key) for key in schema.get("properties", {})]
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    unknown = [
+        key
+        for key in instance
+        if key not in allowed and not any(p.search(str(key)) for p in patterns)
+    ]
+    return unknown, allowed
+
+
+def as_list(value: object) -> list[Any]:
+    """A keyword's value that may be one item or a list of them, as a list."""
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
 
 
 def _nodes_without_type(errors: list[ValidationError]) -> set[Path_]:
@@ -128,7 +179,7 @@ def _explain(document: Document, error: ValidationError, path: Path_) -> Iterato
         yield from _unknown_keys(document, error, path)
     elif kind == "required":
         key = _missing_key(error)
-        if key in LOCALES and set(error.schema.get("required", ())) == set(LOCALES):
+        if key in LOCALES and set(subschema(error).get("required", ())) == set(LOCALES):
             yield document.problem(
                 path,
                 f"missing the {LOCALE_NAMES[key]} ({key}) translation",
@@ -143,19 +194,19 @@ def _explain(document: Document, error: ValidationError, path: Path_) -> Iterato
                 key=True,
             )
         else:
-            description = _description(error.schema.get("properties", {}).get(key, {}))
+            description = _description(subschema(error).get("properties", {}).get(key, {}))
             hint = f"add a '{key}:' line" + (f": {description}" if description else "")
             message = f"missing '{key}' in {_describe(path, data)}"
             yield document.problem(path, message, hint, key=True)
     elif kind == "pattern" and "propertyNames" in error.schema_path:
-        name = error.instance
+        name = str(error.instance)
         yield _bad_name(document, (*path, name), name, str(error.validator_value))
     elif kind == "pattern":
         yield _bad_name(document, path, error.instance, str(error.validator_value))
     elif kind == "type":
         yield _wrong_type(document, error, path)
     elif kind in ("enum", "const"):
-        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        allowed = as_list(error.validator_value) if kind == "enum" else [error.validator_value]
         yield _not_allowed(document, path, error.instance, [str(a) for a in allowed])
     elif kind in ("oneOf", "anyOf"):
         yield _no_branch(document, error, path)
@@ -181,7 +232,7 @@ def _explain(document: Document, error: ValidationError, path: Path_) -> Iterato
 
 
 def _missing_key(error: ValidationError) -> str:
-    required = error.validator_value or ()
+    required = as_list(error.validator_value or [])
     instance = error.instance if isinstance(error.instance, dict) else {}
     for key in required:
         if key not in instance and repr(key) in error.message:
@@ -190,13 +241,8 @@ def _missing_key(error: ValidationError) -> str:
 
 
 def _unknown_keys(document: Document, error: ValidationError, path: Path_) -> Iterator[Problem]:
-    schema = error.schema
-    allowed = list(schema.get("properties", {}))
-    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    for key in instance:
-        if key in allowed or any(p.search(key) for p in patterns):
-            continue
+    unknown, allowed = unknown_keys(error)
+    for key in unknown:
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
         listed = allowed
         if len(listed) > _MAX_LISTED:
@@ -230,17 +276,16 @@ def _bad_name(document: Document, path: Path_, value: Any, pattern: str) -> Prob
 
 
 def _wrong_type(document: Document, error: ValidationError, path: Path_) -> Problem:
-    expected = error.validator_value
-    expected_types = [expected] if isinstance(expected, str) else list(expected)
+    expected_types = [str(t) for t in as_list(error.validator_value)]
     value = error.instance
-    is_text = set(error.schema.get("required", ())) == set(LOCALES)
+    is_text = set(subschema(error).get("required", ())) == set(LOCALES)
     if is_text:
         return document.problem(
             path,
             f"{_name(path, document.data)} must be given in every locale, not as {_value(value)}",
             "write it as four lines under it: fr:, en:, ar: and nl:",
         )
-    wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in expected_types)
+    wanted = " or ".join(TYPE_WORDS.get(t, t) for t in expected_types)
     hint = ""
     if "string" in expected_types and isinstance(value, bool):
         hint = 'put it in quotes, like "no": YAML reads yes, no, on and off as true or false'
@@ -290,7 +335,7 @@ def _no_branch(document: Document, error: ValidationError, path: Path_) -> Probl
         if problems:
             return problems[0]
     wanted = sorted(
-        {_TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in context}
+        {TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in context}
     )
     return document.problem(
         path,

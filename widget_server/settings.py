@@ -9,7 +9,7 @@ mode refuses the defaults that are only safe locally.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,9 +25,10 @@ DEVELOPMENT_KEY = "development-only-key-do-not-use-in-production"
 #: Production secret keys must be at least this long.
 MIN_KEY_LENGTH = 32
 
-#: New reports per client address and per partner, by default.
+#: New reports per client address and per partner, by default in production.
 CLIENT_REPORT_RATE = Rate(10, 3600)
 PARTNER_REPORT_RATE = Rate(600, 3600)
+NO_LIMIT = Rate(0, 1)
 
 
 class SettingsError(ValueError):
@@ -36,10 +37,12 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting; the keys are left out of ``repr`` so no log or traceback shows them."""
+
     #: ``development`` or ``production``. Production refuses default secrets.
     mode: str = "development"
     #: Secret keys, newest first: the first signs, all verify, so keys rotate.
-    secret_keys: tuple[str, ...] = (DEVELOPMENT_KEY,)
+    secret_keys: tuple[str, ...] = field(default=(DEVELOPMENT_KEY,), repr=False)
     #: The URL partners' browsers reach this server at, without a trailing slash.
     public_url: str = "http://127.0.0.1:8000"
     #: Where the outbox database and other state live.
@@ -54,11 +57,11 @@ class Settings:
     alerts_file: Path | None = None
     #: The default intake route: where reports are posted, and the signing key.
     intake_url: str = "http://127.0.0.1:8002/reports"
-    intake_key: str = DEVELOPMENT_KEY
+    intake_key: str = field(default=DEVELOPMENT_KEY, repr=False)
     #: How long a step's signed state stays valid, in seconds.
     state_max_age: int = 2 * 3600
     #: The operator key for the dashboard and outbox API; empty turns them off.
-    operator_key: str = ""
+    operator_key: str = field(default="", repr=False)
     #: Seconds between checks for changed trees, partners and alerts files.
     reload_interval: float = 2.0
     #: The most one attempt to post a report to an intake may take, in seconds.
@@ -67,13 +70,28 @@ class Settings:
     forward_deadline: float = 30.0
     #: New reports one client address may send: a burst of ``count``, refilled
     #: over the period (``5/hour``, ``20/3600``, or ``off``). A 429 page beyond.
-    report_rate_client: Rate = CLIENT_REPORT_RATE
-    #: New reports one partner's frames may send, all clients together.
-    report_rate_partner: Rate = PARTNER_REPORT_RATE
+    #: Unset: :data:`CLIENT_REPORT_RATE` in production, off in development (so
+    #: local load tests and benchmarks from one address are not throttled).
+    report_rate_client: Rate | None = None
+    #: New reports one partner's frames may send, all clients together; unset:
+    #: :data:`PARTNER_REPORT_RATE` in production, off in development.
+    report_rate_partner: Rate | None = None
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def client_report_rate(self) -> Rate:
+        if self.report_rate_client is not None:
+            return self.report_rate_client
+        return CLIENT_REPORT_RATE if self.production else NO_LIMIT
+
+    @property
+    def partner_report_rate(self) -> Rate:
+        if self.report_rate_partner is not None:
+            return self.report_rate_partner
+        return PARTNER_REPORT_RATE if self.production else NO_LIMIT
 
     @property
     def database_path(self) -> Path:
@@ -158,7 +176,7 @@ def _seconds(raw: str) -> float:
 
 
 #: Every environment variable, without its ``WIDGET_`` prefix, and its parser.
-ENVIRONMENT = {
+ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "mode": str,
     "secret_keys": _keys,
     "public_url": _url,

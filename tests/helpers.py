@@ -1,0 +1,57 @@
+"""What several test files share: a free loopback port, a bounded wait, the observatory's rows.
+
+Every wait polls with a deadline and fails saying what it waited for; no sleep
+is ever an assertion.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import time
+from collections.abc import Callable
+
+from widget_server.events import EventStore
+
+#: The columns of the observatory's ``events`` table, in order: all it may ever hold.
+EVENT_COLUMNS = (
+    "id",
+    "day",
+    "kind",
+    "partner",
+    "tree",
+    "tree_version",
+    "category",
+    "family",
+    "severity",
+    "locale",
+    "victim_kind",
+    "country",
+    "reported",
+    "with_identity",
+)
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout: float = 20.0, interval: float = 0.02
+) -> None:
+    """Poll ``condition`` until it holds; fail, saying what, after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server started as another process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def event_rows(store: EventStore) -> list[dict[str, object]]:
+    """Every row of the observatory's ``events`` table, oldest first."""
+    with store.reader() as db:
+        db.row_factory = sqlite3.Row
+        return [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
