@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,22 @@ def test_not_yaml_and_empty_files(tmp_path: Path) -> None:
 )
 def test_origins_are_compared_in_their_exact_form(written: str, exact: str | None) -> None:
     assert normalise_origin(written) == exact
+
+
+@pytest.mark.parametrize("name", ["Mairie\u202e evil", "Bank\x07"])
+def test_a_partner_name_with_hidden_controls_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "partners.yaml"
+    path.write_text(
+        "partners:\n"
+        "  town:\n"
+        f"    name: {json.dumps(name)}\n"
+        "    origins: [https://www.town.example]\n"
+        "    tree: entry\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ProblemsError) as caught:
+        load_partners(path)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3:11: the name holds an invisible control or text-direction character "
+        "(retype the name as plain text)"
+    ]

@@ -218,7 +218,6 @@ def serve(app: object) -> Iterator[str]:
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         log_level="warning",
-        access_log=False,
         lifespan="on",
         proxy_headers=False,
         **options,

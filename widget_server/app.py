@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import frame, report_step
 from .alerts import NO_ALERTS, Alerts
 from .assets import IMMUTABLE, SHORT, Asset
+from .compression import PageCompression
 from .dashboard import observatory_router
 from .events import EventStore
 from .headers import SecurityHeaders, add_security_headers
@@ -126,7 +127,11 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, max_body=MAX_BODY)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(PageCompression),
+            Middleware(BodyLimit, max_body=MAX_BODY),
+        ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

@@ -129,6 +129,7 @@ def _server(app: ASGIApp, port: int) -> uvicorn.Server:
         port=port,
         log_level="info",
         log_config=log_config(),
+        access_log=False,
         server_header=False,
         lifespan="on",
     )

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from jsonschema import ValidationError
 
 from . import schema
+from .markup import BIDI_RE
 from .model import LOCALES
 from .problems import Problem, Problems, ProblemsError
 from .settings import PROJECT_ROOT
@@ -129,6 +130,13 @@ def _partner(
             )
         else:
             origins.append(origin)
+    name = raw.get("name")
+    if isinstance(name, str) and (BIDI_RE.search(name) or any(ord(c) < 32 for c in name)):
+        report(
+            (*base, "name"),
+            "the name holds an invisible control or text-direction character",
+            "retype the name as plain text",
+        )
     tree = raw.get("tree")
     if isinstance(tree, str) and trees is not None and tree not in trees:
         close = difflib.get_close_matches(tree, list(trees), n=1)

@@ -165,8 +165,9 @@ class _ClockSigner(TimestampSigner):
 class Signer:
     """The server's serializers, one per purpose, built once from the settings."""
 
-    #: Newest first, as in the settings.
-    secret_keys: Sequence[str]
+    #: Newest first, as in the settings. Kept out of ``repr`` so a logged or
+    #: printed signer never shows a key.
+    secret_keys: Sequence[str] = field(repr=False)
     state_max_age: int
     clock: Clock = time.time
     _embed: URLSafeSerializer = field(init=False, repr=False)
@@ -221,6 +222,8 @@ class Signer:
             raise StaleState("state too old") from None
         except BadData:
             raise BadState("bad signature") from None
+        if not _canonical(raw):
+            raise BadState("state not in the form we sign")
         return State.from_json(data)
 
     # Report tokens: used by the intake step; the same rules, another salt.
@@ -233,8 +236,11 @@ class Signer:
         if not raw or len(raw) > MAX_STATE_LENGTH or not _SHAPE.fullmatch(raw):
             raise BadState("empty, oversized or malformed report token")
         try:
-            return self._report.loads(raw, max_age=max_age or self.state_max_age)
+            payload = self._report.loads(raw, max_age=max_age or self.state_max_age)
         except SignatureExpired:
             raise StaleState("report token too old") from None
         except BadData:
             raise BadState("bad signature") from None
+        if not _canonical(raw):
+            raise BadState("report token not in the form we sign")
+        return payload
