@@ -19,6 +19,8 @@ from .driver import (
     answer_by_keyboard,
     answer_by_mouse,
     assert_height_follows,
+    deep_active_element,
+    dialog,
     iframe,
     open_by_keyboard,
     open_widget,
@@ -110,3 +112,17 @@ def test_an_origin_the_partner_did_not_list_cannot_frame_the_widget(
     assert not frame.url.startswith(real_sites.widget)
     assert frame.locator("form[data-node], main[data-outcome]").count() == 0
     assert page.evaluate("window.__messages") == []
+
+
+def test_escape_in_the_real_frame_closes_the_launcher_and_focus_returns(
+    page: Page, real_sites: RealSites
+) -> None:
+    record(page)
+    page.goto(f"{real_sites.partner}/launcher.html")
+    open_widget(page, "launcher", LABELS["fr"])
+    frame = widget_frame(page)
+    frame.wait_for_function("document.activeElement.id === 'cw-heading'")
+    page.keyboard.press("Escape")  # pressed inside the frame, on the widget's origin
+    dialog(page).wait_for(state="hidden")
+    assert deep_active_element(page).startswith("button")
+    assert page.evaluate("document.activeElement.tagName") == "CYBER-WIDGET"
