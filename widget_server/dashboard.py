@@ -37,6 +37,7 @@ from .disclosure import DEFAULT_THRESHOLD
 from .events import ALL_PARTNERS, EventStore, utc_today
 from .model import Catalog
 from .observatory import Labels, Period, PeriodError, Report, build_report, report_csv, report_json
+from .ratelimit import GuessThrottle
 from .settings import Settings
 from .waves import WaveLog, WaveRule
 
@@ -84,7 +85,14 @@ def observatory_router(
             Route("/export.json", dashboard.export_json, methods=["GET"], name="export_json"),
             Route("/dashboard.css", dashboard.stylesheet, methods=["GET"], name="stylesheet"),
         ],
-        middleware=[Middleware(OperatorAuth, key=settings.operator_key, public={"/dashboard.css"})],
+        middleware=[
+            Middleware(
+                OperatorAuth,
+                key=settings.operator_key,
+                public={"/dashboard.css"},
+                throttle=GuessThrottle(),
+            )
+        ],
     )
 
 
@@ -104,12 +112,19 @@ def authorized(header: str, key: str) -> bool:
 
 
 class OperatorAuth:
-    """Asks for the operator key on every request but those of ``public`` paths."""
+    """Asks for the operator key on every request but those of ``public`` paths.
 
-    def __init__(self, app: ASGIApp, key: str, public: set[str]) -> None:
+    Wrong keys are counted per client by ``throttle``: once a client has spent
+    its budget it is answered 429 with ``Retry-After``, even with the right key.
+    """
+
+    def __init__(
+        self, app: ASGIApp, key: str, public: set[str], throttle: GuessThrottle | None = None
+    ) -> None:
         self.app = app
         self.key = key
         self.public = public
+        self.throttle = throttle or GuessThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,9 +134,23 @@ class OperatorAuth:
         path, root = scope["path"], scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        if path in self.public or authorized(request.headers.get("authorization", ""), self.key):
+        if path in self.public:
             await self.app(scope, receive, send)
             return
+        client = request.client.host if request.client else None
+        wait = self.throttle.wait(client)
+        if wait:
+            response = PlainTextResponse(
+                "Too many wrong operator keys from this address; try again later.",
+                status_code=429,
+                headers={"Retry-After": str(wait), **SECURITY_HEADERS},
+            )
+            await response(scope, receive, send)
+            return
+        if authorized(request.headers.get("authorization", ""), self.key):
+            await self.app(scope, receive, send)
+            return
+        self.throttle.failed(client)
         response = PlainTextResponse(
             "The observatory needs the operator key.",
             status_code=401,

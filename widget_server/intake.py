@@ -10,7 +10,8 @@ partners and intake teams test against, and the real peer of the fault tests.
   key with another body is a conflict (409). A new report is committed to
   SQLite before the 201 that tells the widget it may forget the identity.
 - ``GET /reports`` lists what was stored, as JSON, or as an HTML table for a
-  browser; behind the operator key when one is set.
+  browser; behind the operator key when one is set, with 10 wrong keys per
+  client per 10 minutes before it answers 429.
 - ``GET /cases/{case}`` is the follow-up page a victim may open: the case
   number and when it was received, nothing from the report.
 - ``GET /openapi.yaml`` and ``GET /report.schema.json`` publish the contract.
@@ -53,6 +54,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import signature
 from ._sqlite import Connections
 from .payload import schema_errors
+from .ratelimit import GuessThrottle
 from .reference import ALPHABET
 
 log = logging.getLogger("widget_server.intake")
@@ -283,6 +285,7 @@ def create_intake_app(
     if not keys or not all(keys):
         raise ValueError("the intake needs a signing key")
     state: dict[str, IntakeStore] = {}
+    guesses = GuessThrottle()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -351,7 +354,18 @@ def create_intake_app(
 
     async def listing(request: Request) -> Response:
         wants_html = "text/html" in request.headers.get("accept", "")
+        client = request.client.host if request.client else None
+        wait = guesses.wait(client) if operator_key else 0
+        if wait:
+            return _error(
+                429,
+                "too_many_guesses",
+                "too many wrong operator keys from this address",
+                headers={"Retry-After": str(wait)},
+                retry_after=wait,
+            )
         if operator_key and not _authorised(request, operator_key):
+            guesses.failed(client)
             challenge = 'Basic realm="intake"' if wants_html else 'Bearer realm="intake"'
             return _error(
                 401,

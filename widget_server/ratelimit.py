@@ -146,3 +146,29 @@ class ReportLimits:
         self.clients.take(key)
         self.partners.take(partner)
         return 0
+
+
+#: Wrong operator keys a client may send before it must wait.
+OPERATOR_GUESSES = Rate(10, 600.0)
+
+
+class GuessThrottle:
+    """Slows down guessing of a secret: a budget of *failed* attempts per client.
+
+    A right key costs nothing, so an operator is never locked out by their own
+    work; a client that has spent its budget of wrong keys is refused, right
+    key or not, until a token has refilled, which makes the key unguessable
+    in practice from one address.
+    """
+
+    def __init__(self, rate: Rate = OPERATOR_GUESSES, *, clock: Clock = time.monotonic):
+        self.buckets = Buckets(rate, clock=clock)
+
+    def wait(self, client: str | None) -> int:
+        """Whole seconds ``client`` must wait before it may try a key; 0 when it may now."""
+        wait = self.buckets.wait(client_key(client))
+        return max(1, math.ceil(wait)) if wait > 0 else 0
+
+    def failed(self, client: str | None) -> None:
+        """Count one wrong key against ``client``."""
+        self.buckets.take(client_key(client))
