@@ -197,8 +197,8 @@ async def loader(request: Request) -> Response:
 
 
 async def versioned_loader(request: Request) -> Response:
-    asset = _widget(request).assets.loader
-    if request.path_params["version"] != asset.version:
+    asset = _widget(request).assets.loader_version(request.path_params["version"])
+    if asset is None:
         return _not_found(request)
     return asset.response(request, cache=IMMUTABLE, cross_origin=True)
 

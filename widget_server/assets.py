@@ -6,6 +6,11 @@ dictionary lookup. A file has two URLs: a versioned one
 which snippets use together with an ``integrity`` hash, and for the loader a
 plain one (``/static/widget.js``) cached briefly, for hosts that want the
 latest without re-pasting.
+
+Snippets pin a loader version with ``integrity`` and live on partners' pages
+for years, so every version ever printed stays servable: ``static/releases/``
+keeps a copy of each, named by its version, and a test fails when the current
+loader has no copy there (``scripts/release-loader`` makes it).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import Request
@@ -23,6 +29,7 @@ from .settings import PROJECT_ROOT
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOADER_PATH = PROJECT_ROOT / "static" / "widget.js"
+RELEASES_DIR = PROJECT_ROOT / "static" / "releases"
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: The unversioned loader: long enough to spare the server, short enough to roll out fixes.
@@ -96,6 +103,14 @@ class Assets:
     loader: Asset
     frame_css: Asset
     frame_js: Asset
+    #: Earlier loaders by version, for snippets pasted before an update.
+    releases: Mapping[str, Asset] = field(default_factory=dict)
+
+    def loader_version(self, version: str) -> Asset | None:
+        """The loader a versioned URL names: the current one, or a release."""
+        if version == self.loader.version:
+            return self.loader
+        return self.releases.get(version)
 
     @property
     def frame_css_url(self) -> str:
@@ -110,9 +125,21 @@ class Assets:
         return f"/static/widget.{self.loader.version}.js"
 
 
-def load_assets(loader_path: Path = LOADER_PATH) -> Assets:
+def load_assets(loader_path: Path = LOADER_PATH, releases_dir: Path = RELEASES_DIR) -> Assets:
     return Assets(
         loader=Asset.read(loader_path, "text/javascript", fallback=PLACEHOLDER_LOADER),
         frame_css=Asset.read(TEMPLATES_DIR / "frame.css", "text/css"),
         frame_js=Asset.read(TEMPLATES_DIR / "frame.js", "text/javascript"),
+        releases=load_releases(releases_dir),
     )
+
+
+def load_releases(folder: Path) -> dict[str, Asset]:
+    """Every released loader whose file name matches its content (others are ignored:
+    a copy edited by hand must not be served under a version it no longer is)."""
+    releases: dict[str, Asset] = {}
+    for path in sorted(folder.glob("widget.*.js")) if folder.is_dir() else []:
+        asset = Asset.read(path, "text/javascript")
+        if path.name == f"widget.{asset.version}.js":
+            releases[asset.version] = asset
+    return releases
