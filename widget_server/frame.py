@@ -116,18 +116,11 @@ async def first_step(request: Request) -> Response:
 
 async def next_step(request: Request) -> Response:
     """Apply one action (answer, back, start again, language, country, alert) to the state."""
-    try:
-        frame = open_frame(request)
-    except Refused as refused:
-        return forbidden(refused.frame, autofocus=True)
-    form = await read_form(request)
-    if form is None or any(len(form.get(key, ())) > 1 for key in SINGLE_FIELDS):
-        return bad_request(frame)
-    loaded = load_state(frame, form)
-    if isinstance(loaded, Response):
-        return loaded
-    state, frame = loaded
-    action = _single(form, "do") or "next"
+    posted = await read_post(request, SINGLE_FIELDS)
+    if isinstance(posted, Response):
+        return posted
+    frame, state, form = posted
+    action = single(form, "do") or "next"
     selected: Answer | None = None
     if action == "next":
         return _answer(frame, state, form)
@@ -142,13 +135,13 @@ async def next_step(request: Request) -> Response:
     elif action == "restart":
         state = replace(state, answers=(), start=None)
     elif action == "lang":
-        locale = known(_single(form, "lang"))
+        locale = known(single(form, "lang"))
         if locale is None:
             return bad_request(frame)
         state = replace(state, locale=locale)
         frame = frame.with_locale(locale)
     elif action == "country":
-        country = _single(form, "country")
+        country = single(form, "country")
         if country is None or country not in frame.world.catalog.countries:
             return bad_request(frame)
         state = replace(state, country=country)
@@ -177,7 +170,7 @@ def locate(frame: Frame, state: State) -> Position:
 
 def _follow_alert(frame: Frame, state: State, form: Mapping[str, list[str]]) -> Response:
     """One tap on an alert of the first step: on to the node it leads to."""
-    alert_id = _single(form, "alert")
+    alert_id = single(form, "alert")
     if alert_id is None or state.answers or state.start is not None:
         return bad_request(frame)
     alert = frame.world.alerts.get(alert_id, state.partner, frame.widget.today())
@@ -217,13 +210,36 @@ def _normalise(question: Question, values: Sequence[str]) -> Answer | None:
     return tuple(c for c in known_ids if c in ticked)
 
 
+async def read_post(
+    request: Request, single_fields: Sequence[str]
+) -> tuple[Frame, State, dict[str, list[str]]] | Response:
+    """The frame, signed state and form a POST route works on, or the page to answer with.
+
+    Every POST route of the frame starts here: a refused token, a form that is
+    not one (or repeats a field of ``single_fields``) and a bad state never
+    reach a handler.
+    """
+    try:
+        frame = open_frame(request)
+    except Refused as refused:
+        return forbidden(refused.frame, autofocus=True)
+    form = await read_form(request)
+    if form is None or any(len(form.get(key, ())) > 1 for key in single_fields):
+        return bad_request(frame)
+    loaded = load_state(frame, form)
+    if isinstance(loaded, Response):
+        return loaded
+    state, frame = loaded
+    return frame, state, form
+
+
 def load_state(frame: Frame, form: Mapping[str, list[str]]) -> tuple[State, Frame] | Response:
     """The form's signed state and the frame in its locale, or the page to answer with.
 
-    Shared by every POST route of the frame: a state that is missing, forged,
-    too old or for another partner never reaches a handler.
+    A state that is missing, forged, too old or for another partner never
+    reaches a handler.
     """
-    raw = _single(form, "state")
+    raw = single(form, "state")
     if raw is None:
         return restart(frame, status=400)
     try:
@@ -258,7 +274,7 @@ async def read_form(request: Request) -> dict[str, list[str]] | None:
     return fields
 
 
-def _single(form: Mapping[str, list[str]], key: str) -> str | None:
+def single(form: Mapping[str, list[str]], key: str) -> str | None:
     values = form.get(key, [])
     return values[0] if len(values) == 1 else None
 

@@ -37,16 +37,13 @@ from . import tally
 from .forwarder import Forwarder, Tuning, running
 from .frame import (
     Frame,
-    Refused,
     bad_request,
-    forbidden,
-    load_state,
     locate,
     message,
-    open_frame,
-    read_form,
+    read_post,
     render,
     restart,
+    single,
 )
 from .i18n import LOCALES_DIR, Messages, Translator, load_messages
 from .outbox import Outbox, OutboxError, Row
@@ -147,17 +144,10 @@ class _Errors(dict[str, str]):
 
 
 async def report_step(request: Request) -> Response:
-    try:
-        frame = open_frame(request)
-    except Refused as refused:
-        return forbidden(refused.frame, autofocus=True)
-    form = await read_form(request)
-    if form is None or any(len(form.get(key, ())) > 1 for key in SINGLE_FIELDS):
-        return bad_request(frame)
-    loaded = load_state(frame, form)
-    if isinstance(loaded, Response):
-        return loaded
-    state, frame = loaded
+    posted = await read_post(request, SINGLE_FIELDS)
+    if isinstance(posted, Response):
+        return posted
+    frame, state, form = posted
     try:
         position = locate(frame, state)
     except WalkError:
@@ -165,12 +155,12 @@ async def report_step(request: Request) -> Response:
     if position.outcome is None or not position.outcome.reportable:
         return bad_request(frame)
     reporting: Reporting = request.app.state.reporting
-    action = _single(form, "do")
+    action = single(form, "do")
     if action is None:
         values = {"mode": "anonymous", "country": state.country}
         token = _sign_token(frame, new_report_id())
         return _form(frame, reporting, state, position, token, values, _Errors())
-    token = _single(form, "report") or ""
+    token = single(form, "report") or ""
     report_id = _read_token(frame, token)
     if isinstance(report_id, Response):
         return report_id
@@ -197,7 +187,7 @@ async def _send(
     client: str | None,
 ) -> Response:
     fields = ("mode", "name", "email", "phone", "country", "description", "consent")
-    values = {key: _single(form, key) or "" for key in fields}
+    values = {key: single(form, key) or "" for key in fields}
     errors = _Errors()
     identity = None
     typed = any(values[key].strip() for key in ("name", "email", "phone"))
@@ -385,8 +375,3 @@ def _read_token(frame: Frame, token: str) -> str | Response:
     ):
         return bad_request(frame)
     return data["r"]
-
-
-def _single(form: Mapping[str, list[str]], key: str) -> str | None:
-    values = form.get(key, [])
-    return values[0] if len(values) == 1 else None
