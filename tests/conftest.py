@@ -35,6 +35,9 @@ from widget_server.model import (
     Tree,
 )
 from widget_server.partners import Registry, load_partners
+from widget_server.report_step import Reporting
+from widget_server.routing import Route as IntakeRoute
+from widget_server.routing import Routes
 from widget_server.settings import Settings
 
 #: Newest first, as in WIDGET_SECRET_KEYS.
@@ -259,3 +262,20 @@ def app(settings: Settings, catalog: Catalog, registry: Registry) -> Starlette:
 def client(app: Starlette) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
+
+
+@pytest.fixture
+def reporting(settings: Settings) -> Reporting:
+    """Stores reports without sending them, so a test sees the outbox as the victim left it."""
+    routes = Routes((), IntakeRoute("default", "http://127.0.0.1:9/reports", "k" * 40))
+    return Reporting(settings, routes=routes, forward=False)
+
+
+@pytest.fixture
+def web(
+    settings: Settings, catalog: Catalog, registry: Registry, reporting: Reporting
+) -> Iterator[TestClient]:
+    """The app with a report step that only stores."""
+    app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        yield client

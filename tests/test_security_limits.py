@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
 from html import unescape
 from urllib.parse import urlencode
 
@@ -25,28 +24,11 @@ from widget_server.model import Catalog
 from widget_server.partners import Registry
 from widget_server.payload import MAX_NAME
 from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
 from widget_server.settings import Settings
 from widget_server.signing import Signer, State
 
 SIGNER = Signer(SECRET_KEYS, 7200)
 EMBED = SIGNER.embed_token("demo")
-
-
-@pytest.fixture
-def reporting(settings: Settings) -> Reporting:
-    routes = Routes((), IntakeRoute("default", "http://127.0.0.1:9/reports", "k" * 40))
-    return Reporting(settings, routes=routes, forward=False)
-
-
-@pytest.fixture
-def web(
-    settings: Settings, catalog: Catalog, registry: Registry, reporting: Reporting
-) -> Iterator[TestClient]:
-    app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        yield client
 
 
 def state() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx2 as httpx
@@ -25,8 +25,6 @@ from widget_server.app import create_app
 from widget_server.model import Catalog
 from widget_server.partners import Registry
 from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
 from widget_server.settings import Settings
 from widget_server.signing import EMBED_SALT, REPORT_SALT, STATE_SALT, Signer, State
 
@@ -51,21 +49,6 @@ def state_with(salt: str, secret_keys: tuple[str, ...] = SECRET_KEYS) -> str:
 def report_with(salt: str, secret_keys: tuple[str, ...] = SECRET_KEYS) -> str:
     payload = {"r": str(uuid.uuid4()), "p": "demo"}
     return str(URLSafeTimedSerializer(keys(secret_keys), salt=salt).dumps(payload))
-
-
-@pytest.fixture
-def reporting(settings: Settings) -> Reporting:
-    routes = Routes((), IntakeRoute("default", "http://127.0.0.1:9/reports", "k" * 40))
-    return Reporting(settings, routes=routes, forward=False)
-
-
-@pytest.fixture
-def web(
-    settings: Settings, catalog: Catalog, registry: Registry, reporting: Reporting
-) -> Iterator[TestClient]:
-    app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
-    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
-        yield client
 
 
 def first_page(client: TestClient, embed: str) -> httpx.Response:
