@@ -28,7 +28,7 @@ from .model import LOCALES, Advice, Catalog, Contact, Outcome, Question
 from .partners import DEFAULT_LEAVE_URL, Partner
 from .service import Widget, World
 from .signing import BadState, BadToken, StaleState, State
-from .walk import Answer, Position, WalkError, next_target, walk
+from .walk import Answer, Position, WalkError, advance, walk
 
 #: A step form has a handful of fields; a few dozen checkboxes at most.
 MAX_FIELDS = 64
@@ -192,11 +192,11 @@ def _answer(frame: Frame, state: State, form: Mapping[str, list[str]]) -> Respon
     if answer is None:
         return show(frame, state, autofocus=True, error=True)
     try:
-        next_target(position.tree, question, (answer,) if isinstance(answer, str) else answer)
+        position = advance(frame.world.catalog, position, answer)
     except WalkError:
         return show(frame, state, autofocus=True, error=True)
     state = replace(state, answers=(*state.answers, answer))
-    return show(frame, state, autofocus=True, arrived=True)
+    return show(frame, state, autofocus=True, arrived=True, position=position)
 
 
 def _normalise(question: Question, values: Sequence[str]) -> Answer | None:
@@ -295,18 +295,21 @@ def show(
     error: bool = False,
     selected: Answer | None = None,
     arrived: bool = False,
+    position: Position | None = None,
 ) -> Response:
     """The page for where ``state`` stands: a question, or the outcome.
 
     ``arrived`` says the victim's last action led here, so an outcome shown
     now is a completed diagnosis for the observatory (showing it again in
-    another language or for another country is not).
+    another language or for another country is not). ``position`` is where
+    ``state`` stands when the caller knows it already.
     """
     catalog = frame.world.catalog
-    try:
-        position = locate(frame, state)
-    except WalkError:
-        return restart(frame, status=200)
+    if position is None:
+        try:
+            position = locate(frame, state)
+        except WalkError:
+            return restart(frame, status=200)
     signed = frame.widget.signer.sign_state(state)
     if position.outcome is not None:
         context = outcome_context(catalog, position.outcome, state.country, frame.locale)

@@ -100,17 +100,32 @@ def walk(
     node: Node = first
     path: list[Step] = []
     for raw in answers:
-        if not isinstance(node, Question):
-            raise WalkError("answers go on past the outcome")
-        answer = (raw,) if isinstance(raw, str) else tuple(raw)
-        target = next_target(tree.id, node, answer)
-        path.append(Step(tree=tree.id, question=node, answer=answer))
-        next_tree = catalog.trees.get(target.tree)
-        if next_tree is None:
-            raise WalkError(f"unknown tree {target.tree!r}")
-        tree = next_tree
-        found = tree.nodes.get(target.node or tree.start)
-        if found is None:
-            raise WalkError(f"unknown node {target.node!r} in tree {tree.id!r}")
-        node = found
+        step, tree_id, node = _step(catalog, tree.id, node, raw)
+        path.append(step)
+        tree = catalog.trees[tree_id]
     return Position(tree=tree.id, node=node, path=tuple(path))
+
+
+def advance(catalog: Catalog, position: Position, raw: Answer) -> Position:
+    """Where one more answer leads from ``position``, without replaying the path.
+
+    A step handler has just located the victim to check the answer; this goes
+    on from there instead of walking every answer again.
+    """
+    step, tree_id, node = _step(catalog, position.tree, position.node, raw)
+    return Position(tree=tree_id, node=node, path=(*position.path, step))
+
+
+def _step(catalog: Catalog, tree_id: str, node: Node, raw: Answer) -> tuple[Step, str, Node]:
+    """One answer of a walk: the step taken, and the tree and node it leads to."""
+    if not isinstance(node, Question):
+        raise WalkError("answers go on past the outcome")
+    answer = (raw,) if isinstance(raw, str) else tuple(raw)
+    target = next_target(tree_id, node, answer)
+    tree = catalog.trees.get(target.tree)
+    if tree is None:
+        raise WalkError(f"unknown tree {target.tree!r}")
+    found = tree.nodes.get(target.node or tree.start)
+    if found is None:
+        raise WalkError(f"unknown node {target.node!r} in tree {tree.id!r}")
+    return Step(tree=tree_id, question=node, answer=answer), tree.id, found
