@@ -23,7 +23,6 @@ from . import tally
 from .events import EventStore
 from .headers import NO_STORE, frame_csp
 from .i18n import Translator, direction, known, negotiate
-from .markup import BIDI_RE
 from .model import LOCALES, Advice, Catalog, Contact, Outcome, Question
 from .partners import DEFAULT_LEAVE_URL, Partner
 from .service import Widget, World
@@ -402,8 +401,8 @@ def render(
     t = frame.t
     theme_url = logo = None
     images: list[str] = []
-    # Direction controls could make the name read as another in the title bar.
-    partner_name = BIDI_RE.sub("", partner.name) if partner is not None else ""
+    # Names with direction or control characters are refused when partners load.
+    partner_name = partner.name if partner is not None else ""
     if partner is not None:
         theme_url = frame.world.theme_url(partner)
         logo = partner.theme.logo
