@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -22,7 +23,14 @@ from widget_server.commands_serve import SERVER_OPTIONS
 from widget_server.intake import IntakeThread, received_ids
 from widget_server.model import Catalog
 from widget_server.partners import Registry
-from widget_server.ratelimit import Buckets, Rate, RateError, ReportLimits, client_key
+from widget_server.ratelimit import (
+    Buckets,
+    Rate,
+    RateError,
+    RefusalLog,
+    ReportLimits,
+    client_key,
+)
 from widget_server.report_step import Reporting
 from widget_server.routing import Route as IntakeRoute
 from widget_server.routing import Routes
@@ -127,6 +135,65 @@ def test_a_client_refused_by_its_partner_keeps_its_own_tokens() -> None:
     assert limits.admit("192.0.2.2", "demo") == 0  # its second token was never spent
 
 
+def test_a_refusal_says_which_limit_refused() -> None:
+    limits = ReportLimits(Rate(1, 3600), Rate(2, 3600), clock=Clock())
+    assert limits.decide("192.0.2.1", "demo").limit == ""
+    assert limits.decide("192.0.2.1", "demo").limit == "client"
+    assert limits.decide("192.0.2.2", "demo").limit == ""
+    assert limits.decide("192.0.2.3", "demo").limit == "partner"
+
+
+# The log of refusals: a flood writes a bounded number of lines.
+
+REPORT_LOGGER = "widget_server.report"
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == REPORT_LOGGER and "refused" in r.getMessage()
+    ]
+
+
+def counted(lines: list[str], limit: str) -> int:
+    """Refusals the lines account for: 1 per first line, N per summary line."""
+    total = 0
+    for line in lines:
+        if f"by the {limit} limit" not in line:
+            continue
+        summary = re.match(r"(\d+) more reports refused", line)
+        total += int(summary.group(1)) if summary else 1
+    return total
+
+
+def test_refusals_are_told_once_then_counted_per_window(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=REPORT_LOGGER)
+    clock = Clock()
+    refusals = RefusalLog(logging.getLogger(REPORT_LOGGER), window=60, clock=clock)
+    for _ in range(500):  # a steady flood over 125 s: 1 first line, then 1 line per window
+        refusals.refused("client", "partner=demo id=r1")
+        clock.now += 0.25
+    refusals.refused("partner", "partner=bank id=r2")
+    clock.now += 1000  # the flood is long over; a new one starts with a first line again
+    refusals.refused("client", "partner=demo id=r3")
+    refusals.flush(final=True)
+    lines = refusal_lines(caplog)
+    assert lines == [
+        "report refused by the client limit partner=demo id=r1"
+        " (more refusals by it are counted for 60 s)",
+        "239 more reports refused by the client limit in a 60 s window",
+        "240 more reports refused by the client limit in a 60 s window",
+        "report refused by the partner limit partner=bank id=r2"
+        " (more refusals by it are counted for 60 s)",
+        "20 more reports refused by the client limit in a 60 s window",
+        "report refused by the client limit partner=demo id=r3"
+        " (more refusals by it are counted for 60 s)",
+    ]
+    assert counted(lines, "client") == 501
+    assert counted(lines, "partner") == 1
+
+
 # Over HTTP, in process: the page a limited victim sees.
 
 
@@ -195,6 +262,33 @@ def test_past_the_limit_a_victim_gets_a_429_page_in_their_language(
     assert sum(reporting.outbox.counts().values()) == 2
 
 
+def test_a_flood_of_refusals_writes_a_few_lines_with_exact_counts(
+    limited: Settings, catalog: Catalog, registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=REPORT_LOGGER)
+    clock = Clock()
+    reporting = stored_reporting(limited)
+    reporting.refusals.clock = clock
+    app = create_app(limited, catalog=catalog, registry=registry, reporting=reporting)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        reporter = Reporter(client, Signer(SECRET_KEYS, 7200))
+        assert [reporter.send().status_code for _ in range(2)] == [200, 200]
+        refused = reporter.form()  # a refused report is not stored: sending it again is refused
+        statuses = [reporter.send(refused).status_code for _ in range(120)]
+        clock.now += 61  # the window has passed: the next refusal tells its count
+        statuses += [reporter.send(refused).status_code for _ in range(80)]
+    assert statuses == [429] * 200
+    lines = refusal_lines(caplog)
+    assert len(lines) == 3  # the first, the first window's count, the rest when the app stopped
+    assert lines[0].startswith("report refused by the client limit partner=demo id=")
+    assert lines[1:] == [
+        "119 more reports refused by the client limit in a 60 s window",
+        "80 more reports refused by the client limit in a 60 s window",
+    ]
+    assert counted(lines, "client") == 200
+    assert "testclient" not in caplog.text  # the client's address, as Starlette's client has it
+
+
 def test_the_limit_message_exists_in_every_locale(settings: Settings) -> None:
     reporting = stored_reporting(settings)
     texts = {
@@ -243,8 +337,13 @@ def client_from(address: str, base_url: str) -> httpx.Client:
 
 
 def test_a_flood_reaches_the_intake_only_as_far_as_the_limits_allow(
-    settings: Settings, catalog: Catalog, registry: Registry, tmp_path: Path
+    settings: Settings,
+    catalog: Catalog,
+    registry: Registry,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger=REPORT_LOGGER)
     settings = settings.with_(report_rate_client=Rate(3, 3600), report_rate_partner=Rate(6, 3600))
     signer = Signer(SECRET_KEYS, 7200)
     with IntakeThread(tmp_path / "intake.sqlite3", INTAKE_KEY) as intake:
@@ -270,3 +369,7 @@ def test_a_flood_reaches_the_intake_only_as_far_as_the_limits_allow(
     assert wave == [200, 200, 429, 429, 429]  # the partner's limit, all clients together
     assert len(delivered) == 6
     assert sum(reporting.outbox.counts().values()) == 6
+    lines = refusal_lines(caplog)
+    assert len(lines) == 4  # per limit: the first refusal, then the count when the server stopped
+    assert counted(lines, "client") == 10 and counted(lines, "partner") == 3
+    assert not re.search(r"127\.0\.0\.|198\.51\.100", caplog.text)  # never a victim's address

@@ -17,6 +17,7 @@ without bound: full buckets go first, then the least recently used.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import re
 import time
@@ -134,18 +135,87 @@ class ReportLimits:
         self.partners = Buckets(per_partner, clock=clock)
 
     def admit(self, client: str | None, partner: str) -> int:
-        """Take a token from both buckets and return 0, or the whole seconds to wait.
+        """Take a token from both buckets and return 0, or the whole seconds to wait."""
+        return self.decide(client, partner).wait
+
+    def decide(self, client: str | None, partner: str) -> Decision:
+        """Like :meth:`admit`, and say which limit refused (the client's when both did).
 
         Nothing is taken when either bucket is empty, so a client refused by
         its partner's limit keeps its own tokens.
         """
         key = client_key(client)
-        wait = max(self.clients.wait(key), self.partners.wait(partner))
-        if wait > 0:
-            return max(1, math.ceil(wait))
+        client_wait, partner_wait = self.clients.wait(key), self.partners.wait(partner)
+        if client_wait > 0 or partner_wait > 0:
+            limit = "client" if client_wait > 0 else "partner"
+            return Decision(max(1, math.ceil(max(client_wait, partner_wait))), limit)
         self.clients.take(key)
         self.partners.take(partner)
-        return 0
+        return Decision(0, "")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``wait`` whole seconds (0: admitted) and the limit that refused ("" if none)."""
+
+    wait: int
+    limit: str
+
+
+class RefusalLog:
+    """Coalesces the log lines of refusals: a flood must not become a flood of lines.
+
+    Per limit, the first refusal is logged as it happens and opens a window of
+    ``window`` seconds; later refusals in the window are only counted, and the
+    count is logged once the window has passed: at the next refusal, at the
+    next admitted report (:meth:`flush`, a comparison per limit) or when the
+    server stops. A flood of any size thus writes one line, then one line per
+    window while it lasts. The caller passes no client address, so none can
+    be logged: we never log victims' IP addresses.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, *, window: float = 60.0, clock: Clock = time.monotonic
+    ):
+        self.logger = logger
+        self.window = window
+        self.clock = clock
+        self._open: dict[str, tuple[float, int]] = {}  # limit -> (window start, refusals since)
+
+    def refused(self, limit: str, detail: str) -> None:
+        """Count one refusal by ``limit``; ``detail`` (ids, never an address) starts a window."""
+        now = self.clock()
+        self._close_expired(now)
+        if limit in self._open:
+            start, count = self._open[limit]
+            self._open[limit] = (start, count + 1)
+            return
+        self.logger.warning(
+            "report refused by the %s limit %s (more refusals by it are counted for %g s)",
+            limit,
+            detail,
+            self.window,
+        )
+        self._open[limit] = (now, 0)
+
+    def flush(self, *, final: bool = False) -> None:
+        """Log the counts of windows that have passed (all of them when ``final``)."""
+        self._close_expired(math.inf if final else self.clock())
+
+    def _close_expired(self, now: float) -> None:
+        for limit, (start, count) in list(self._open.items()):
+            if now - start < self.window:
+                continue
+            del self._open[limit]
+            if count:
+                self.logger.warning(
+                    "%d more reports refused by the %s limit in a %g s window",
+                    count,
+                    limit,
+                    self.window,
+                )
+                if now - start < 2 * self.window:  # the flood goes on: count into a new window
+                    self._open[limit] = (start + self.window, 0)
 
 
 #: Wrong operator keys a client may send before it must wait.

@@ -56,7 +56,7 @@ from .payload import (
     utc_now,
     validate_identity,
 )
-from .ratelimit import ReportLimits
+from .ratelimit import RefusalLog, ReportLimits
 from .routing import Routes, load_routes
 from .settings import Settings
 from .signing import BadState, StaleState, State
@@ -111,6 +111,7 @@ class Reporting:
         self.forward = forward
         self.forwarder: Forwarder | None = None
         self.limits = ReportLimits(settings.client_report_rate, settings.partner_report_rate)
+        self.refusals = RefusalLog(log)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Reporting]:
@@ -126,6 +127,7 @@ class Reporting:
                 finally:
                     self.forwarder = None
         finally:
+            self.refusals.flush(final=True)
             self.outbox.close()  # connections reopen on next use
 
     def wake(self) -> None:
@@ -215,9 +217,10 @@ async def _send(
     partner = frame.partner
     assert partner is not None
     if await run_in_threadpool(reporting.outbox.get, report_id) is None:  # a resend is free
-        wait = reporting.limits.admit(client, partner.id)
+        decision = reporting.limits.decide(client, partner.id)
+        wait = decision.wait
         if wait:
-            log.warning("report refused by the rate limit partner=%s id=%s", partner.id, report_id)
+            reporting.refusals.refused(decision.limit, f"partner={partner.id} id={report_id}")
             limited = message(
                 frame,
                 "report-limited",
@@ -229,6 +232,7 @@ async def _send(
             )
             limited.headers["retry-after"] = str(wait)
             return limited
+        reporting.refusals.flush()  # a window that has passed is told without waiting for a flood
     now = utc_now()
     report = build_report(
         catalog,
