@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections import Counter
@@ -16,6 +18,7 @@ from widget_server.events import (
     VICTIM_KINDS,
     Event,
     EventStore,
+    flush_events,
     victim_kind,
 )
 from widget_server.model import Question
@@ -237,3 +240,65 @@ def catalog_entry() -> Question:
     question = entry.nodes[entry.start]
     assert isinstance(question, Question)
     return question
+
+
+def rows_on_disk(store: EventStore) -> int:
+    """The events written so far, read past the store (its reader would flush first)."""
+    with sqlite3.connect(store.path) as db:
+        return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def test_events_recorded_later_wait_for_one_flush(store: EventStore) -> None:
+    for _ in range(3):
+        assert store.record_completed(**OUTCOME, later=True)  # type: ignore[arg-type]
+    assert store.record_started(
+        partner="bank", tree="entry", tree_version="v1", locale="nl", day=DAY, later=True
+    )
+    assert (rows_on_disk(store), store.pending) == (0, 4)
+    assert store.flush() == 4
+    assert (rows_on_disk(store), store.pending) == (4, 0)
+    assert store.flush() == 0
+    assert daily(store)["*", "total", "2025-03-14", "completed", ""] == 3
+
+
+def test_a_reader_sees_the_events_kept_for_later(store: EventStore) -> None:
+    store.record_completed(**OUTCOME, later=True)  # type: ignore[arg-type]
+    assert [row["kind"] for row in event_rows(store)] == ["completed"]
+
+
+def test_a_bad_event_is_refused_when_recorded_not_when_flushed(
+    store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert not store.record_completed(**{**OUTCOME, "locale": "klingon"}, later=True)  # type: ignore[arg-type]
+    assert store.pending == 0
+    assert "bad field locale" in caplog.text and "klingon" not in caplog.text
+
+
+def test_a_store_that_stopped_answering_keeps_a_bounded_number_of_events(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr("widget_server.events.MAX_PENDING", 2)
+    results = [store.record_completed(**OUTCOME, later=True) for _ in range(3)]  # type: ignore[arg-type]
+    assert results == [True, True, False]
+    assert store.pending == 2
+    assert "event not stored (OverflowError)" in caplog.text
+
+
+def test_the_writer_flushes_every_interval_and_on_shutdown(store: EventStore) -> None:
+    async def run() -> tuple[tuple[int, int], int]:
+        writer = asyncio.create_task(flush_events(store, interval=0.01))
+        store.record_completed(**OUTCOME, later=True)  # type: ignore[arg-type]
+
+        async def flushed() -> None:  # by the periodic flush, not by the test
+            while rows_on_disk(store) == 0:
+                await asyncio.sleep(0.005)
+
+        await asyncio.wait_for(flushed(), timeout=10)  # a hang fails, it is no timing
+        first = (rows_on_disk(store), store.pending)
+        store.record_completed(**OUTCOME, later=True)  # type: ignore[arg-type]
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        return first, rows_on_disk(store)
+
+    assert asyncio.run(run()) == ((1, 0), 2)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import base64
 import contextlib
+import string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from widget_server.signing import (
     MAX_TOKEN_LENGTH,
@@ -11,6 +15,7 @@ from widget_server.signing import (
     Signer,
     StaleState,
     State,
+    _canonical,
 )
 
 KEYS = ("newest-key-0123456789abcdef0123456789", "older-key-0123456789abcdef0123456789")
@@ -142,3 +147,42 @@ def test_re_encoded_tokens_are_refused() -> None:
         with contextlib.suppress(BadToken):
             accepted.append(signer.read_embed(token[:-1] + char) and char)
     assert accepted == [token[-1]]
+
+
+def test_a_verified_embed_token_is_remembered_and_a_forged_one_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signer = Signer(["k" * 40], 3600)
+    token = signer.embed_token("demo")
+    assert signer.read_embed(token) == "demo"
+    calls = []
+    verify = signer._verify_embed
+    monkeypatch.setattr(signer, "_verify_embed", lambda t: calls.append(t) or verify(t))
+    assert signer.read_embed(token) == "demo"
+    assert calls == []  # remembered: not verified again
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for _ in range(2):
+        with pytest.raises(BadToken):
+            signer.read_embed(forged)
+    assert calls == [forged, forged]  # refused every time, never remembered
+
+
+def test_the_remembered_embed_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("widget_server.signing.MAX_REMEMBERED_EMBEDS", 3)
+    signer = Signer(["k" * 40], 3600)
+    for n in range(10):
+        assert signer.read_embed(signer.embed_token(f"partner-{n}")) == f"partner-{n}"
+        assert len(signer._embeds) <= 3
+
+
+@given(st.lists(st.binary(min_size=1, max_size=40), min_size=2, max_size=3), st.data())
+def test_only_the_one_way_we_write_base64_is_canonical(parts: list[bytes], data) -> None:  # type: ignore[no-untyped-def]
+    written = [base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in parts]
+    assert _canonical(".".join(written))
+    index = data.draw(st.integers(0, len(written) - 1))
+    part = written[index]
+    if len(part) % 4 in (2, 3):  # the last character has spare bits: set one
+        alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+        twin = part[:-1] + alphabet[alphabet.index(part[-1]) | 1]
+        assert base64.urlsafe_b64decode(twin + "==") == parts[index]  # the same bytes
+        assert not _canonical(".".join([*written[:index], twin, *written[index + 1 :]]))

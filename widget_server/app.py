@@ -40,7 +40,7 @@ from .alerts import NO_ALERTS, Alerts
 from .assets import IMMUTABLE, SHORT, Asset
 from .compression import PageCompression
 from .dashboard import observatory_router
-from .events import EventStore
+from .events import EventStore, flush_events
 from .headers import SecurityHeaders, add_security_headers
 from .model import Catalog
 from .partners import Registry
@@ -89,7 +89,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if not widget.loaded:
             widget.load()
-        tasks = [asyncio.create_task(watch_waves(events, log=wave_log), name="wave-watcher")]
+        tasks = [
+            asyncio.create_task(watch_waves(events, log=wave_log), name="wave-watcher"),
+            asyncio.create_task(flush_events(events), name="event-writer"),
+        ]
         if watching and settings.reload_interval > 0:
             tasks.append(
                 asyncio.create_task(_watch(widget, settings.reload_interval), name="reloader")

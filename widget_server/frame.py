@@ -11,7 +11,7 @@ never on a server error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from . import tally
+from .compression import accepts_gzip
 from .events import EventStore
 from .headers import NO_STORE, frame_csp
 from .i18n import Translator, direction, known, negotiate
@@ -50,6 +51,8 @@ class Frame:
     locale: str
     #: Where the observatory's events go; ``None`` counts nothing.
     events: EventStore | None = None
+    #: The browser accepts gzip: cached pages are sent gzipped (see :mod:`.pagecache`).
+    gzip: bool = False
 
     @property
     def t(self) -> Translator:
@@ -94,7 +97,8 @@ def open_frame(request: Request) -> Frame:
     origin = request.query_params.get("origin")
     parent_origin = origin if partner is not None and partner.allows(origin) else None
     events: EventStore | None = getattr(request.app.state, "events", None)
-    frame = Frame(widget, world, token, partner, parent_origin, locale, events)
+    gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
+    frame = Frame(widget, world, token, partner, parent_origin, locale, events, gzip)
     if partner is None or not partner.active:
         raise Refused(frame)
     return frame
@@ -311,15 +315,18 @@ def show(
             return restart(frame, status=200)
     signed = frame.widget.signer.sign_state(state)
     if position.outcome is not None:
-        context = outcome_context(catalog, position.outcome, state.country, frame.locale)
-        response = render(
+        outcome = position.outcome
+        response = cached(
             frame,
             "outcome.html",
+            ("outcome", position.tree, outcome.id, state.country),
             state=signed,
-            tree_id=position.tree,
-            outcome=position.outcome,
             autofocus=autofocus,
-            **context,
+            context=lambda: {
+                "tree_id": position.tree,
+                "outcome": outcome,
+                **outcome_context(catalog, outcome, state.country, frame.locale),
+            },
         )
         if arrived:
             response.background = tally.completed(frame.events, catalog, state, position)
@@ -329,21 +336,57 @@ def show(
     chosen = () if selected is None else (selected,) if isinstance(selected, str) else selected
     first = not state.answers and state.start is None
     alerts = frame.world.alerts.active(state.partner, frame.widget.today()) if first else []
-    return render(
+    number = len(state.answers) + 1
+    alert_ids = tuple(alert.id for alert in alerts)
+    return cached(
         frame,
         "step.html",
-        status=400 if error else 200,
+        ("step", position.tree, question.id, number, chosen, error, first, *alert_ids),
         state=signed,
-        tree_id=position.tree,
-        question=question,
-        help=question.help.render(frame.locale) if question.help else None,
-        number=len(state.answers) + 1,
-        selected=frozenset(chosen),
-        error=error,
         autofocus=autofocus,
-        first=first,
-        alerts=alerts,
+        status=400 if error else 200,
+        context=lambda: {
+            "tree_id": position.tree,
+            "question": question,
+            "help": question.help.render(frame.locale) if question.help else None,
+            "number": number,
+            "selected": frozenset(chosen),
+            "error": error,
+            "first": first,
+            "alerts": alerts,
+        },
     )
+
+
+def cached(
+    frame: Frame,
+    template: str,
+    key: tuple[Hashable, ...],
+    *,
+    state: str,
+    autofocus: bool,
+    context: Callable[[], dict[str, Any]],
+    status: int = 200,
+) -> HTMLResponse:
+    """A question or outcome page from the world's page cache, drawn on a miss.
+
+    ``key`` with the frame's partner, token, host origin and language names
+    everything the page shows but the signed state; ``context`` is only built
+    when the page has to be drawn.
+    """
+    partner = _partner(frame)
+    full_key = (template, partner.id, frame.token, frame.parent_origin, frame.locale, autofocus)
+    body = frame.world.pages.page(
+        full_key + key,
+        state,
+        lambda slot: page_html(frame, template, state=slot, autofocus=autofocus, **context()),
+        gzip=frame.gzip,
+    )
+    response = respond(frame, body.content, status)
+    if body.gzipped:  # the compression middleware leaves an encoded response as it is
+        response.headers["content-encoding"] = "gzip"
+        response.headers["vary"] = "accept-encoding"
+    return response
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,19 +439,24 @@ def render(
     autofocus: bool = False,
     **context: Any,
 ) -> HTMLResponse:
+    html = page_html(frame, template, state=state, autofocus=autofocus, **context)
+    return respond(frame, html, status)
+
+
+def page_html(
+    frame: Frame, template: str, *, state: str | None, autofocus: bool, **context: Any
+) -> str:
+    """The page ``template`` draws for this frame: what every frame page shows, and ``context``."""
     widget = frame.widget
     partner = frame.partner
     t = frame.t
     theme_url = logo = None
-    images: list[str] = []
     # Names with direction or control characters are refused when partners load.
     partner_name = partner.name if partner is not None else ""
     if partner is not None:
         theme_url = frame.world.theme_url(partner)
         logo = partner.theme.logo
-        if partner.theme.logo_origin:
-            images.append(partner.theme.logo_origin)
-    html = widget.templates.get_template(template).render(
+    return widget.templates.get_template(template).render(
         t=t,
         locale=frame.locale,
         dir=direction(frame.locale),
@@ -431,6 +479,14 @@ def render(
         autofocus=autofocus,
         **context,
     )
+
+
+def respond(frame: Frame, html: str | bytes, status: int) -> HTMLResponse:
+    """A frame page with its headers: framed by the partner's origins only, never stored."""
+    partner = frame.partner
+    images: list[str] = []
+    if partner is not None and partner.theme.logo_origin:
+        images.append(partner.theme.logo_origin)
     headers = {
         "content-security-policy": frame_csp(partner.origins if partner else (), images),
         "cache-control": NO_STORE,

@@ -23,6 +23,7 @@ from .assets import TEMPLATES_DIR, Asset, Assets, load_assets
 from .events import utc_today
 from .i18n import Messages, load_messages
 from .model import LOCALES, Catalog
+from .pagecache import PageCache
 from .partners import Partner, Registry, load_partners
 from .problems import ProblemsError
 from .settings import Settings
@@ -116,6 +117,8 @@ class World:
     #: Each partner's theme stylesheet, hashed and gzipped once.
     themes: Mapping[str, Asset]
     alerts: Alerts = NO_ALERTS
+    #: Pages rendered from this world, kept with a slot for the signed state.
+    pages: PageCache = field(default_factory=PageCache, compare=False, repr=False)
 
     @classmethod
     def build(cls, catalog: Catalog, registry: Registry, alerts: Alerts = NO_ALERTS) -> World:

@@ -1,8 +1,10 @@
 """What the frame tells the observatory: one anonymous event per start, outcome and report.
 
-Each event is written by a background task of the response, after the victim's
-page has been sent: a slow or broken statistics database never delays a victim
-nor turns their page into an error. Everything that can fail (looking the tree
+Each event is recorded by a background task of the response, after the victim's
+page has been sent, and written with the others of the same second
+(:meth:`EventStore.flush <widget_server.events.EventStore.flush>`): a slow or
+broken statistics database never delays a victim nor turns their page into an
+error. Everything that can fail (looking the tree
 or the category up, checking and writing the event) is caught here and logged
 as one line with the error's type, never a value.
 
@@ -121,8 +123,10 @@ def _task(record: Callable[..., bool], fields: Callable[[], dict[str, Any]]) -> 
     return BackgroundTask(_record, record, fields)
 
 
-def _record(record: Callable[..., bool], fields: Callable[[], dict[str, Any]]) -> None:
+async def _record(record: Callable[..., bool], fields: Callable[[], dict[str, Any]]) -> None:
+    # A coroutine, so Starlette runs it on the event loop: keeping an event for
+    # the store's next flush takes microseconds, not a trip to the thread pool.
     try:
-        record(**fields())
+        record(**fields(), later=True)
     except Exception as exc:  # a statistic must never break a victim's request
         logger.warning("observatory: event not stored (%s)", type(exc).__name__)
