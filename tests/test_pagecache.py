@@ -140,3 +140,13 @@ def test_a_new_world_starts_with_an_empty_cache(app: Starlette, client: TestClie
     world = widget.world
     widget.install(world.catalog, world.registry, world.alerts)
     assert widget.world is not world and len(widget.world.pages) == 0
+
+
+def test_states_of_other_lengths_get_their_own_layout_of_the_same_page() -> None:
+    cache = PageCache()
+    text = f"<main>{'<p class=q>texte ' * 30}<input value='{STATE_SLOT}'>{'<p class=q>texte ' * 30}"
+    text += f"<input value='{STATE_SLOT}'></main>"
+    for state in ("short.a.b", "a-much-longer-state.with.more_characters-9", "short.c.d"):
+        packed = cache.page(("k",), state, lambda slot: text.replace(STATE_SLOT, slot), gzip=True)
+        assert gzip.decompress(packed.content) == text.replace(STATE_SLOT, state).encode()
+    assert len(cache) == 1 and cache.misses == 1

@@ -23,7 +23,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 #: Where the signed state goes in a page while it is rendered for the cache.
@@ -43,6 +43,12 @@ LEVEL = 6
 #: A gzip member's header: deflate, no name, no time, unknown system.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
+#: How far back deflate refers: the most of the page before a part worth priming it with.
+_WINDOW = 32 * 1024
+
+#: Lengths of state a page keeps deflated parts for; others are deflated for their response only.
+MAX_LAYOUTS = 8
+
 #: The empty last block that ends a deflate stream.
 _LAST_BLOCK = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
 
@@ -54,43 +60,59 @@ class Body(NamedTuple):
     gzipped: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Page:
     """A page cut at its state slots: the text between them, plain and deflated.
 
-    Each deflated part is a deflate stream of its own, flushed to a byte
-    boundary and never finished, so parts and stored (uncompressed) blocks
-    holding the state can be laid end to end into one valid stream: a gzipped
+    The deflated parts are raw deflate streams, each flushed to a byte
+    boundary and never finished, so they can be laid end to end with stored
+    (uncompressed) blocks holding the state into one valid stream: a gzipped
     page costs a join and a CRC instead of compressing 4 to 8 KB again. The
     state itself is never compressed, so nothing in a response's size depends
-    on it.
+    on it. Each part is compressed with all the page before it as its
+    dictionary (the state's place filled with zero bytes, which HTML never
+    matches), so it refers back to the text before it as a whole-page
+    compression would: that needs the state's length, hence one set of
+    deflated parts per length of state seen (a few per page).
     """
 
     parts: tuple[bytes, ...]
-    deflated: tuple[bytes, ...]
+    #: Deflated parts by the length of the state they were laid out for.
+    deflated: dict[int, tuple[bytes, ...]] = field(default_factory=dict)
 
     @classmethod
     def cut(cls, html: str) -> _Page:
-        parts = tuple(part.encode() for part in html.split(STATE_SLOT))
-        return cls(parts, tuple(map(_deflate_part, parts)))
+        return cls(tuple(part.encode() for part in html.split(STATE_SLOT)))
 
     @property
     def size(self) -> int:
-        return sum(map(len, self.parts)) + sum(map(len, self.deflated))
+        deflated = sum(len(part) for parts in self.deflated.values() for part in parts)
+        return sum(map(len, self.parts)) + deflated
 
     def plain(self, state: bytes) -> bytes:
         return state.join(self.parts)
 
-    def gzipped(self, state: bytes) -> bytes:
-        plain = self.plain(state)
-        stored = b"\x00" + struct.pack("<HH", len(state), len(state) ^ 0xFFFF) + state
-        trailer = struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF)
-        return b"".join((_GZIP_HEADER, stored.join(self.deflated), _LAST_BLOCK, trailer))
+
+def _deflate(parts: tuple[bytes, ...], state_length: int) -> tuple[bytes, ...]:
+    """The parts as raw deflate streams, each primed with the page before it."""
+    filler = b"\0" * state_length
+    deflated = []
+    before = b""
+    for part in parts:
+        compressor = (
+            zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=before[-_WINDOW:])
+            if before
+            else zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        )
+        deflated.append(compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH))
+        before += part + filler
+    return tuple(deflated)
 
 
-def _deflate_part(part: bytes) -> bytes:
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH)
+def _gzip(plain: bytes, state: bytes, deflated: tuple[bytes, ...]) -> bytes:
+    stored = b"\x00" + struct.pack("<HH", len(state), len(state) ^ 0xFFFF) + state
+    trailer = struct.pack("<II", zlib.crc32(plain), len(plain) & 0xFFFFFFFF)
+    return b"".join((_GZIP_HEADER, stored.join(deflated), _LAST_BLOCK, trailer))
 
 
 class PageCache:
@@ -126,7 +148,14 @@ class PageCache:
             page = _Page.cut(render(STATE_SLOT))
             self._store(key, page)
         raw = state.encode("ascii")
-        return Body(page.gzipped(raw), True) if gzip else Body(page.plain(raw), False)
+        plain = page.plain(raw)
+        if not gzip:
+            return Body(plain, gzipped=False)
+        deflated = page.deflated.get(len(raw))
+        if deflated is None:
+            deflated = _deflate(page.parts, len(raw))
+            self._add_deflated(key, page, len(raw), deflated)
+        return Body(_gzip(plain, raw, deflated), gzipped=True)
 
     def _store(self, key: Hashable, page: _Page) -> None:
         size = page.size
@@ -136,9 +165,22 @@ class PageCache:
                 return
             self._pages[key] = page
             self._bytes += size
-            while self._bytes > self.max_bytes:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= dropped.size
+            self._drop_oldest()
+
+    def _add_deflated(
+        self, key: Hashable, page: _Page, length: int, deflated: tuple[bytes, ...]
+    ) -> None:
+        with self._lock:
+            if self._pages.get(key) is not page or len(page.deflated) >= MAX_LAYOUTS:
+                return  # not kept (or dropped since): used for this response only
+            page.deflated[length] = deflated
+            self._bytes += sum(map(len, deflated))
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        while self._bytes > self.max_bytes:
+            _, dropped = self._pages.popitem(last=False)
+            self._bytes -= dropped.size
 
     def __len__(self) -> int:
         return len(self._pages)
