@@ -17,7 +17,7 @@ times, round robin, after a warm-up; every call is timed with
 whole process, threads included: on a machine shared with other jobs it is
 the steadier figure); the garbage collector runs as in production. Then the
 parts are timed alone, on step 6 (five answers to verify and replay): the token
-and state checks, the walk, signing, and ``frame.show`` (walk + sign + render).
+and state checks, the walk, signing, and ``steps.show`` (walk + sign + render).
 
     .venv/bin/python bench/step_server_work.py            # --iterations N
 """
@@ -36,6 +36,7 @@ from _steps import PARTNER, call, first_page_path, http_scope, machine, running,
 from starlette.requests import Request
 
 from widget_server import frame as frame_module
+from widget_server import steps as steps_module
 from widget_server.app import create_app
 from widget_server.settings import Settings
 from widget_server.signing import State
@@ -140,8 +141,8 @@ async def bench(iterations: int) -> None:
             print(summary("sign_state (sign)", time_ns(lambda: signer.sign_state(after), n)))
             print(
                 summary(
-                    "frame.show (walk + sign + render)",
-                    time_ns(lambda: frame_module.show(opened, state, autofocus=True), n),
+                    "steps.show (walk + sign + render)",
+                    time_ns(lambda: steps_module.show(opened, state, autofocus=True), n),
                 )
             )
 

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from test_ratelimit import serve
 
 from widget_server.app import create_app
-from widget_server.frame import MAX_FIELDS
+from widget_server.forms import MAX_FIELDS
 from widget_server.model import Catalog
 from widget_server.partners import Registry
 from widget_server.payload import MAX_NAME

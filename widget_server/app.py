@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import frame, report_step
+from . import pages, report_step, steps
 from .alerts import NO_ALERTS, Alerts
 from .assets import IMMUTABLE, SHORT, Asset
 from .compression import PageCompression
@@ -108,9 +108,9 @@ def create_app(
                     await task
 
     routes = [
-        Route("/w/{token}", frame.first_step, methods=["GET"]),
-        Route("/w/{token}/", frame.first_step, methods=["GET"]),
-        Route("/w/{token}/step", frame.next_step, methods=["POST"]),
+        Route("/w/{token}", steps.first_step, methods=["GET"]),
+        Route("/w/{token}/", steps.first_step, methods=["GET"]),
+        Route("/w/{token}/step", steps.next_step, methods=["POST"]),
         Route("/w/{token}/report", report_step.report_step, methods=["POST"]),
         Route("/static/widget.js", loader, methods=["GET"]),
         Route("/static/widget.{version}.js", versioned_loader, methods=["GET"]),
@@ -174,7 +174,7 @@ class BodyLimit:
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             request = Request(scope)
-            response = frame.standalone(_widget(request), request, "too_large", 413)
+            response = pages.standalone(_widget(request), request, "too_large", 413)
             await response(scope, receive, send)
             return
         seen = 0
@@ -245,7 +245,7 @@ async def healthz(request: Request) -> Response:
 
 
 def _not_found(request: Request) -> Response:
-    return frame.standalone(_widget(request), request, "not_found", 404)
+    return pages.standalone(_widget(request), request, "not_found", 404)
 
 
 _PAGES = {404: "not_found", 405: "not_found", 413: "too_large"}
@@ -256,7 +256,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     default = "bad_request" if exc.status_code < 500 else "server_error"
     page = _PAGES.get(exc.status_code, default)
-    response = frame.standalone(_widget(request), request, page, exc.status_code)
+    response = pages.standalone(_widget(request), request, page, exc.status_code)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
@@ -266,7 +266,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     """The last resort. It runs outside the middleware, so it adds the headers itself."""
     logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
     try:
-        response: Response = frame.standalone(_widget(request), request, "server_error", 500)
+        response: Response = pages.standalone(_widget(request), request, "server_error", 500)
     except Exception:  # the error page itself failed: plain text still gets the headers
         response = PlainTextResponse("Server error", status_code=500)
     add_security_headers(response.headers)

@@ -34,19 +34,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import tally
+from .forms import read_post, single
 from .forwarder import Forwarder, Tuning, running
-from .frame import (
-    Frame,
-    bad_request,
-    locate,
-    message,
-    read_post,
-    render,
-    restart,
-    single,
-)
+from .frame import Frame
 from .i18n import LOCALES_DIR, Messages, Translator, load_messages
 from .outbox import Outbox, OutboxError, Row
+from .pages import bad_request, message, render, restart
 from .payload import (
     MAX_DESCRIPTION,
     ReportError,
@@ -60,6 +53,7 @@ from .ratelimit import RefusalLog, ReportLimits
 from .routing import Routes, load_routes
 from .settings import Settings
 from .signing import BadState, StaleState, State
+from .steps import locate
 from .walk import Position, WalkError
 
 log = logging.getLogger("widget_server.report")

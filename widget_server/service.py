@@ -98,7 +98,7 @@ def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         lstrip_blocks=True,
         cache_size=-1,
     )
-    from .frame import contact_href  # templates call it for contact links
+    from .pages import contact_href  # templates call it for contact links
     from .report_step import TEMPLATES as REPORT_TEMPLATES
 
     env.globals["contact_href"] = contact_href
