@@ -26,7 +26,9 @@ import pytest
 from helpers import free_port, wait_for
 
 from widget_server.forwarder import Forwarder, Tuning, backoff, parse_retry_after
-from widget_server.intake import Faults, IntakeThread, received_ids
+from widget_server.intake import IntakeThread
+from widget_server.intake_faults import Faults
+from widget_server.intake_store import received_ids
 from widget_server.outbox import Outbox, outbox_path
 from widget_server.payload import Identity, example_report
 from widget_server.routing import load_routes
@@ -290,7 +292,7 @@ def test_two_processes_forward_from_one_database(tmp_path: Path):
 
 
 def _listing(intake_db: Path) -> list[dict]:
-    from widget_server.intake import IntakeStore
+    from widget_server.intake_store import IntakeStore
 
     store = IntakeStore(intake_db)
     try:

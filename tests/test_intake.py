@@ -17,7 +17,8 @@ import pytest
 from helpers import free_port
 
 from widget_server import cli, signature
-from widget_server.intake import MAX_BODY, Faults, IntakeThread
+from widget_server.intake import MAX_BODY, IntakeThread
+from widget_server.intake_faults import Faults
 from widget_server.outbox import Outbox, outbox_path
 from widget_server.payload import Identity, encode, example_report
 from widget_server.reference import new_reference

@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.commands_serve import SERVER_OPTIONS
-from widget_server.intake import IntakeThread, received_ids
+from widget_server.intake import IntakeThread
+from widget_server.intake_store import received_ids
 from widget_server.model import Catalog
 from widget_server.partners import Registry
 from widget_server.ratelimit import (

@@ -24,7 +24,8 @@ from conftest import PARTNERS_YAML
 from test_ratelimit import serve
 
 from widget_server.app import create_app
-from widget_server.intake import IntakeThread, received_ids
+from widget_server.intake import IntakeThread
+from widget_server.intake_store import received_ids
 from widget_server.model import Catalog
 from widget_server.partners import Registry
 from widget_server.report_step import Reporting

@@ -30,7 +30,7 @@ import httpx2 as httpx
 from helpers import free_port
 
 from widget_server.compiler import load_catalog
-from widget_server.intake import IntakeStore
+from widget_server.intake_store import IntakeStore
 from widget_server.model import Catalog, Outcome
 from widget_server.outbox import Outbox, outbox_path
 from widget_server.settings import PROJECT_ROOT, Settings

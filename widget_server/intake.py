@@ -16,28 +16,22 @@ partners and intake teams test against, and the real peer of the fault tests.
   number and when it was received, nothing from the report.
 - ``GET /openapi.yaml`` and ``GET /report.schema.json`` publish the contract.
 
-:class:`Faults` makes it misbehave on purpose (errors, stalls, dropped
-connections) for the fault tests and the benchmark. Only code can turn faults
-on; no option or environment variable does.
+:class:`~.intake_faults.Faults` makes it misbehave on purpose (errors, stalls,
+dropped connections) for the fault tests and the benchmark; its database is
+:mod:`.intake_store`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
-import random
-import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,13 +43,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import signature
-from ._sqlite import Connections
+from .intake_faults import DropMiddleware, Faults
+from .intake_store import IntakeStore
 from .payload import schema_errors
 from .ratelimit import GuessThrottle
-from .reference import ALPHABET
 
 log = logging.getLogger("widget_server.intake")
 
@@ -64,200 +57,6 @@ MAX_BODY = 256 * 1024
 
 #: The most reports ``GET /reports`` returns at once.
 MAX_LIST = 1000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reports (
-    seq             INTEGER PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    report_id       TEXT NOT NULL,
-    reference       TEXT NOT NULL,
-    body_sha256     TEXT NOT NULL,
-    body            TEXT NOT NULL,
-    case_number     TEXT NOT NULL UNIQUE,
-    received_at     TEXT NOT NULL,
-    repeats         INTEGER NOT NULL DEFAULT 0
-)
-"""
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Ways to misbehave, each a share of requests (0 to 1), drawn at random.
-
-    With ``after_store`` the intake stores the report first and misbehaves
-    after: the hardest case for the widget, which cannot tell it was received.
-    """
-
-    #: Share of requests answered with one of ``error_statuses``.
-    error_rate: float = 0.0
-    error_statuses: tuple[int, ...] = (500, 429)
-    #: ``Retry-After`` sent with a 429 or 503, if any.
-    retry_after: str | None = None
-    #: Share of requests that wait ``stall_seconds`` before going on.
-    stall_rate: float = 0.0
-    stall_seconds: float = 0.0
-    #: Share of requests whose connection is closed after the body was read.
-    drop_rate: float = 0.0
-    after_store: bool = False
-    seed: int | None = None
-    #: Counts of what was done, for tests: ``error``, ``stall``, ``drop``.
-    done: dict[str, int] = field(default_factory=dict, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_random", random.Random(self.seed))  # noqa: S311
-
-    async def apply(self) -> Response | None:
-        """Misbehave (or not); a response to send instead of the real one, if any."""
-        draw: random.Random = self._random  # type: ignore[attr-defined]
-        if self.stall_rate and draw.random() < self.stall_rate:
-            self._count("stall")
-            await asyncio.sleep(self.stall_seconds)
-        if self.drop_rate and draw.random() < self.drop_rate:
-            self._count("drop")
-            raise _Drop
-        if self.error_rate and draw.random() < self.error_rate:
-            self._count("error")
-            status = draw.choice(self.error_statuses)
-            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
-            return _error(status, "fault", "a fault injected for testing", headers=headers)
-        return None
-
-    def _count(self, what: str) -> None:
-        self.done[what] = self.done.get(what, 0) + 1
-
-
-class _Drop(Exception):
-    """Raised by a fault to cut the connection."""
-
-
-class _DropMiddleware:
-    """Turns :class:`_Drop` into a cut connection: headers sent, then nothing.
-
-    An ASGI app cannot close the socket itself; a response started and never
-    finished makes the server close it, which the client sees as a dropped
-    connection with its request already read.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except _Drop:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
-                }
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    case_number: str
-    report_id: str
-    reference: str
-    received_at: str
-    body_sha256: str
-    repeats: int = 0
-
-
-class IntakeStore:
-    """The intake's SQLite database: one row per idempotency key."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = Connections(self.path)
-        with self._connections.write() as db:
-            db.execute(_SCHEMA)
-
-    def close(self) -> None:
-        self._connections.close()
-
-    def store(self, key: str, report: dict[str, Any], body: bytes) -> tuple[Received, bool | None]:
-        """Store a report once per key: ``(received, True)`` if new, ``False`` if the
-        same body came before, ``None`` if another body came with this key."""
-        digest = hashlib.sha256(body).hexdigest()
-        with self._connections.write() as db:
-            row = db.execute("SELECT * FROM reports WHERE idempotency_key = ?", (key,)).fetchone()
-            if row is not None:
-                if not hmac.compare_digest(row["body_sha256"], digest):
-                    return _received(row), None
-                db.execute("UPDATE reports SET repeats = repeats + 1 WHERE seq = ?", (row["seq"],))
-                return _received(row), False
-            case_number = _case_number()
-            while db.execute(
-                "SELECT 1 FROM reports WHERE case_number = ?", (case_number,)
-            ).fetchone():
-                case_number = _case_number()
-            received_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            db.execute(
-                "INSERT INTO reports (idempotency_key, report_id, reference, body_sha256, body, "
-                "case_number, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    report["report_id"],
-                    report["reference"],
-                    digest,
-                    body.decode(),
-                    case_number,
-                    received_at,
-                ),
-            )
-        return Received(
-            case_number, report["report_id"], report["reference"], received_at, digest
-        ), True
-
-    def count(self) -> int:
-        return int(self._connections.get().execute("SELECT count(*) FROM reports").fetchone()[0])
-
-    def report_ids(self) -> list[str]:
-        """Every stored report id, once per row: a test counts duplicates with it."""
-        rows = self._connections.get().execute("SELECT report_id FROM reports ORDER BY seq")
-        return [r[0] for r in rows]
-
-    def list(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        rows = self._connections.get().execute(
-            "SELECT * FROM reports ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
-        )
-        return [
-            {
-                "case_number": row["case_number"],
-                "report_id": row["report_id"],
-                "reference": row["reference"],
-                "received_at": row["received_at"],
-                "repeats": row["repeats"],
-                "report": json.loads(row["body"]),
-            }
-            for row in rows
-        ]
-
-    def case(self, case_number: str) -> Received | None:
-        row = (
-            self._connections.get()
-            .execute("SELECT * FROM reports WHERE case_number = ?", (case_number,))
-            .fetchone()
-        )
-        return None if row is None else _received(row)
-
-
-def _received(row: sqlite3.Row) -> Received:
-    return Received(
-        row["case_number"],
-        row["report_id"],
-        row["reference"],
-        row["received_at"],
-        row["body_sha256"],
-        row["repeats"],
-    )
-
-
-def _case_number() -> str:
-    year = datetime.now(UTC).year
-    return f"IN-{year}-" + "".join(secrets.choice(ALPHABET) for _ in range(6))
 
 
 def _error(
@@ -406,7 +205,7 @@ def create_intake_app(
             Route("/openapi.yaml", contract, methods=["GET"]),
             Route("/report.schema.json", contract, methods=["GET"]),
         ],
-        middleware=[Middleware(_DropMiddleware)],
+        middleware=[Middleware(DropMiddleware)],
         lifespan=lifespan,
     )
 
@@ -487,15 +286,6 @@ Quote the case number if you contact the police about it.</p>
         "@STYLE@", _STYLE
     )
 )
-
-
-def received_ids(db_path: Path | str) -> list[str]:
-    """Every report id an intake database holds, one per stored row (for tests and bench)."""
-    store = IntakeStore(db_path)
-    try:
-        return store.report_ids()
-    finally:
-        store.close()
 
 
 class IntakeThread:
