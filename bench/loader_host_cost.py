@@ -94,7 +94,7 @@ window.__shifts = [];
 window.__messages = [];
 new PerformanceObserver((list) => {
   for (const e of list.getEntries())
-    window.__shifts.push({value: e.value, input: e.hadRecentInput});
+    window.__shifts.push({value: e.value, input: e.hadRecentInput, t: e.startTime});
 }).observe({type: "layout-shift", buffered: true});
 addEventListener("message", (e) => window.__messages.push(
   {origin: e.origin, type: e.data && e.data.type, t: performance.now()}));
@@ -107,15 +107,25 @@ ARTICLE = "".join(
 )
 
 
-def host_page(mode: str | None, snippet: str) -> str:
-    """A partner's article; ``mode`` None is the same page without the snippet."""
+#: What the README asks partners to put in their stylesheet, so the container
+#: holds the widget's space before the loader runs (the launcher takes none).
+RESERVED = {"inline": "#cyberwidget{min-height:45px}", "page": "#cyberwidget{min-height:100vh}"}
+
+
+def host_page(mode: str | None, snippet: str, reserved: bool = False) -> str:
+    """A partner's article; ``mode`` None is the same page without the snippet.
+
+    ``reserved``: the partner reserves the container's space as the README says.
+    """
     slot = '<div id="cyberwidget"></div>'
     script = snippet.replace("MODE", mode or "launcher") if mode else ""
+    reserve = RESERVED.get(mode or "", "") if reserved else ""
     return f"""<!doctype html>
 <html lang="fr"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Mairie de Démoville</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:0 auto;padding:1em}}</style>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:0 auto;padding:1em}}
+{reserve}</style>
 </head><body>
 <header><h1>Mairie de Démoville</h1>
 <nav><a href="#">Accueil</a> · <a href="#">Démarches</a></nav></header>
@@ -128,10 +138,10 @@ def host_page(mode: str | None, snippet: str) -> str:
 def host_app(snippet: str) -> Starlette:
     async def show(request: Request) -> Response:
         name = request.path_params["name"]
-        mode = None if name == "bare" else name
+        mode = None if name == "bare" else name.removesuffix("-reserved")
         if mode is not None and mode not in MODES:
             return HTMLResponse("not found", status_code=404)
-        return HTMLResponse(host_page(mode, snippet))
+        return HTMLResponse(host_page(mode, snippet, name.endswith("-reserved")))
 
     return Starlette(routes=[Route("/{name}.html", show)])
 
@@ -359,6 +369,63 @@ def behaviour(browser: Browser, host: str, widget: str, mode: str) -> None:
         print(f"     click to the frame's ready message: {ready - opened_at:.0f} ms")
 
 
+def counted_since(page: Page, since: float) -> float:
+    """The CLS of the shifts since ``since`` (a ``performance.now()``)."""
+    entries = page.evaluate("window.__shifts")
+    return sum(e["value"] for e in entries if not e["input"] and e["t"] >= since)
+
+
+def wait_for_ready(page: Page, count: int) -> None:
+    page.wait_for_function(
+        "(n) => window.__messages.filter((m) => m.type === 'cyberwidget:ready').length >= n",
+        arg=count,
+        timeout=15_000,
+    )
+
+
+def shift_phases(browser: Browser, host: str, mode: str, reserved: bool) -> list[float]:
+    """CLS of one first visit: during load, after opening, after answering a question.
+
+    The answer is a click inside the frame, another document: for the host page it
+    is not an input, so whatever moves after it counts.
+    """
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script(RECORDER)
+        page.goto(f"{host}/{mode}{'-reserved' if reserved else ''}.html", wait_until="load")
+        page.wait_for_timeout(1000)
+        load = counted_since(page, 0)
+        opened = page.evaluate("performance.now()")
+        if mode != "page":
+            page.get_by_role("button", name=LABEL, exact=True).click()
+        wait_for_ready(page, 1)
+        page.wait_for_timeout(1000)
+        opening = counted_since(page, opened)
+        frame = page.frame_locator("cyber-widget iframe")
+        frame.locator("form[data-node] label").first.click()
+        answered = page.evaluate("performance.now()")
+        frame.locator('button[name="do"][value="next"]').click()
+        wait_for_ready(page, 2)
+        page.wait_for_timeout(1000)
+        return [load, opening, counted_since(page, answered)]
+    finally:
+        context.close()
+
+
+def layout_shift(browser: Browser, host: str, visits: int) -> None:
+    print(f"4. layout shift (CLS) by phase, the worst of {visits} first visits")
+    print("   mode      container                    load    opening  first answer")
+    for mode in MODES:
+        for reserved in (False, True):
+            if mode == "launcher" and reserved:
+                continue
+            phases = [shift_phases(browser, host, mode, reserved) for _ in range(visits)]
+            worst = [max(p[i] for p in phases) for i in range(3)]
+            where = "reserved as the README says" if reserved else "empty"
+            print(f"   {mode:<9} {where:<28} {worst[0]:.4f}  {worst[1]:.4f}   {worst[2]:.4f}")
+
+
 def partners_file(folder: Path, host: str) -> Path:
     data = yaml.safe_load((PROJECT_ROOT / "embed" / "partners.yaml").read_text())
     partner = data["partners"]["demo"]
@@ -371,6 +438,7 @@ def partners_file(folder: Path, host: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="page loads per figure")
+    parser.add_argument("--visits", type=int, default=5, help="visits per layout-shift figure")
     args = parser.parse_args()
     print(machine())
     print(f"chromium {CHROMIUM}; load average {os.getloadavg()[0]:.2f} at the start\n")
@@ -408,6 +476,7 @@ def main() -> None:
                 print("2-3. layout shift and requests, one first visit per mode")
                 for mode in MODES:
                     behaviour(browser, host, widget, mode)
+                layout_shift(browser, host, args.visits)
             finally:
                 browser.close()
 

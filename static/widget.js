@@ -1,5 +1,4 @@
-/*! CyberWidget loader; options, API, CSP: see the README. Calls made before it runs
- * wait in a queue: (window.CyberWidget = window.CyberWidget || []).push("open") */
+/*! CyberWidget loader: options, API, queue and CSP in the README */
 (function () {
   "use strict";
   var d = document,
@@ -18,7 +17,9 @@
     }[lang.slice(0, 2).toLowerCase()] || ["Help for victims", "Close"],
     label = o.label || T[0],
     side = { left: "l", right: "r" }[o.position] || "e",
-    box, dlg, facade, f, ready, want;
+    // kept for the frame from before it exists: see "Layout shift" in the README
+    H = o.height || "100vh",
+    box, dlg, facade, f, ready, want, host;
 
   function el(tag, props, parent) {
     var e = Object.assign(d.createElement(tag), props);
@@ -35,6 +36,7 @@
 
   function frame() {
     if (!f) {
+      host.style.setProperty("--cw-h", H);
       f = el("iframe", {
         title: label,
         src: W + "/w/" + encodeURIComponent(o.embed) + "?origin=" +
@@ -64,20 +66,20 @@
 
   function run(c) {
     c = api[typeof c == "string" ? c : c && c[0]];
-    if (c && c !== run) c();
+    if (c) c();
   }
 
-  var api = { open: open, close: close, push: run };
+  var api = { open, close, push: run };
 
   function init() {
     var slot = o.target && d.querySelector(o.target),
-      host = el("cyber-widget"),
-      root = host.attachShadow({ mode: "open" }),
+      root = (host = el("cyber-widget")).attachShadow({ mode: "open" }),
       css = new CSSStyleSheet();
     if (slot) slot.replaceChildren(host);
     else d.body.append(host);
     css.replaceSync(
-      ":host{all:initial!important;display:" + (mode == "launcher" ? "contents" : "block") + "!important}" +
+      ":host{all:initial!important;display:" + (mode == "launcher" ? "contents" : "block") +
+        "!important;min-height:var(--cw-h)!important}" +
         "*{box-sizing:border-box;font:16px/1.4 system-ui,sans-serif}" +
         "button{cursor:pointer;border:0;border-radius:2em;margin:0;padding:.7em 1.2em;" +
         "min-height:44px;background:#000091;color:#fff;font-weight:700}" +

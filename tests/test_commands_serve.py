@@ -194,3 +194,33 @@ def test_serve_serves_what_embed_prints(served: str, capsys: pytest.CaptureFixtu
     assert re.search(r'<form method="post" action="[^"]+" data-node="\w+"', page.text)
     health = httpx.get(f"{served}/healthz").json()
     assert health["status"] == "ok" and health["partners"] == 3
+
+
+def test_embed_page_mode_sets_the_height_and_says_what_to_reserve(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["embed", "demo", "--mode", "page", "--height", "40rem"]) == 0
+    out, err = capsys.readouterr()
+    container, tag = out.splitlines()  # stdout: the snippet alone
+    assert container == '<div id="cyberwidget"></div>'
+    assert attributes(tag)["data-height"] == "40rem"
+    assert err.strip().endswith("#cyberwidget { min-height: 40rem; }")
+
+
+def test_embed_inline_says_to_reserve_the_buttons_height_in_the_hosts_container(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["embed", "demo", "--mode", "inline", "--target", "#help"]) == 0
+    out, err = capsys.readouterr()
+    assert "data-height" not in out  # the loader's default, one window high
+    assert err.strip().endswith("#help { min-height: 45px; }")
+
+
+@pytest.mark.parametrize("height", ["tall", "40", "40rem;color:red", "3 px", "calc(1px)"])
+def test_embed_refuses_a_height_that_is_not_a_css_length(
+    env: Path, capsys: pytest.CaptureFixture[str], height: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["embed", "demo", "--mode", "page", "--height", height])
+    assert stopped.value.code == 2
+    assert "is not a CSS length" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import sys
 from html import escape
 from typing import Any
@@ -84,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="CSS selector of your own container for inline and page modes; without "
         f'it the snippet starts with <div id="{CONTAINER_ID}"></div> to paste where it goes',
     )
+    embed.add_argument(
+        "--height",
+        type=css_length,
+        help="inline and page: the least height of the widget's box once the frame exists, "
+        "a CSS length such as 40rem or 720px (default in the loader: 100vh)",
+    )
     embed.add_argument("--label", help="the launcher button's text (default: per language)")
     embed.add_argument(
         "--position", choices=("left", "right"), help="launcher side (default: inline end)"
@@ -154,7 +161,31 @@ def run_embed(args: argparse.Namespace) -> int:
     if not partner.active:
         raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
     print(snippet(settings, partner, args))
+    if args.mode != "launcher":
+        # On stderr: stdout is the snippet alone, ready to paste.
+        selector = args.target or f"#{CONTAINER_ID}"
+        reserved = INLINE_BUTTON_HEIGHT if args.mode == "inline" else args.height or "100vh"
+        print(
+            f"To keep your page from moving while the widget loads, reserve its space in your "
+            f"stylesheet: {selector} {{ min-height: {reserved}; }}",
+            file=sys.stderr,
+        )
     return 0
+
+
+#: What an inline widget takes before it is opened: its start button's height.
+INLINE_BUTTON_HEIGHT = "45px"
+
+_CSS_LENGTH = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:px|em|rem|vh|svh|lvh|dvh|%)")
+
+
+def css_length(value: str) -> str:
+    """A CSS length for ``--height``: a number and a unit, nothing the loader could misread."""
+    if not _CSS_LENGTH.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a CSS length such as 40rem, 720px or 100vh"
+        )
+    return value
 
 
 def snippet(settings: Settings, partner: Partner, args: argparse.Namespace) -> str:
@@ -180,6 +211,8 @@ def snippet(settings: Settings, partner: Partner, args: argparse.Namespace) -> s
         lines.append(f'<div id="{CONTAINER_ID}"></div>')
     if target is not None:
         attributes.append(("data-target", target))
+    if args.height and args.mode != "launcher":
+        attributes.append(("data-height", args.height))
     if args.label:
         attributes.append(("data-label", args.label))
     if args.position:
