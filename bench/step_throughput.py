@@ -14,7 +14,9 @@ diagnosis (``_steps.ANSWERS``), round robin, each with a valid signed state.
 
 1. Closed loop, the maximum throughput: ``wrk`` (Debian's) with one thread and
    ``--connections`` keep-alive connections for ``--duration`` seconds, a Lua
-   script cycling through the seven POSTs; hello gets plain GETs. The rounds
+   script cycling through the seven POSTs (with ``Accept-Encoding: gzip``, as
+   browsers send them; statuses counted by wrk itself, no Lua per response);
+   hello gets plain GETs. The rounds
    alternate hello and app and the best of each is kept, the least disturbed by
    other jobs on the machine. The ratio app / hello is the figure.
 2. Open model, latency at a constant arrival rate: a Python client (asyncio,
@@ -137,13 +139,6 @@ request = function()
   i = i %% #requests + 1
   return requests[i]
 end
-errors = 0
-response = function(status, headers, body)
-  if status ~= 200 then errors = errors + 1 end
-end
-done = function(summary, latency, requests)
-  io.write(string.format("lua-errors %%d\\n", errors))
-end
 """
 
 
@@ -152,7 +147,8 @@ def lua_script(flow: list[Step], port: int) -> str:
     for step in flow:
         headers = (
             f"{{['Host'] = '{HOST}:{port}', "
-            "['Content-Type'] = 'application/x-www-form-urlencoded'}"
+            "['Content-Type'] = 'application/x-www-form-urlencoded', "
+            "['Accept-Encoding'] = 'gzip'}"
         )
         lines.append(
             f"requests[#requests + 1] = wrk.format('POST', {json.dumps(step.path)}, "
@@ -168,7 +164,9 @@ def wrk(port: int, path: str, connections: int, duration: float, script: str | N
         command += ["-s", script]
     command.append(f"http://{HOST}:{port}{path}")
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    if re.search(r"Non-2xx or 3xx responses: \d+", out) or (script and "lua-errors 0" not in out):
+    # wrk counts statuses itself; a Lua response() callback to count them would
+    # copy every body into Lua and make the client, not the server, the limit.
+    if re.search(r"Non-2xx or 3xx responses: \d+", out):
         sys.exit(f"wrk saw errors:\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert match, out
@@ -263,6 +261,7 @@ def raw_posts(flow: list[Step], port: int) -> list[bytes]:
         (
             f"POST {s.path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Accept-Encoding: gzip\r\n"
             f"Content-Length: {len(s.body)}\r\n\r\n"
         ).encode()
         + s.body

@@ -28,7 +28,6 @@ PERMISSIONS_POLICY = (
 ALWAYS: tuple[tuple[str, str], ...] = (
     ("referrer-policy", "no-referrer"),
     ("x-content-type-options", "nosniff"),
-    ("permissions-policy", PERMISSIONS_POLICY),
 )
 
 NO_STORE = "no-store"
@@ -76,4 +75,9 @@ def add_security_headers(headers: MutableHeaders) -> None:
         headers.setdefault("x-frame-options", "DENY")
     for name, value in ALWAYS:
         headers.setdefault(name, value)
+    if headers.get("content-type", "").startswith("text/html"):
+        # A policy of features applies to documents only: on a stylesheet or a
+        # script it would be 234 bytes of headers for nothing, about 700 bytes
+        # of a victim's first question.
+        headers.setdefault("permissions-policy", PERMISSIONS_POLICY)
     headers.setdefault("cache-control", NO_STORE)
