@@ -12,6 +12,7 @@ import argparse
 import copy
 import re
 import sys
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -160,7 +161,15 @@ def run_embed(args: argparse.Namespace) -> int:
         raise CommandError(f"unknown partner {args.partner!r} (partners: {known})")
     if not partner.active:
         raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
-    print(snippet(settings, partner, args))
+    options = SnippetOptions(
+        mode=args.mode,
+        lang=args.lang,
+        target=args.target,
+        height=args.height,
+        label=args.label,
+        position=args.position,
+    )
+    print(snippet(settings, partner, options))
     if args.mode != "launcher":
         # On stderr: stdout is the snippet alone, ready to paste.
         selector = args.target or f"#{CONTAINER_ID}"
@@ -188,7 +197,19 @@ def css_length(value: str) -> str:
     return value
 
 
-def snippet(settings: Settings, partner: Partner, args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class SnippetOptions:
+    """What a snippet asks of the loader, as ``widget-server embed``'s options say it."""
+
+    mode: str = "launcher"
+    lang: str | None = None
+    target: str | None = None
+    height: str | None = None
+    label: str | None = None
+    position: str | None = None
+
+
+def snippet(settings: Settings, partner: Partner, args: SnippetOptions) -> str:
     """The lines a site owner pastes: the container when needed, then the script tag."""
     loader = load_assets().loader
     token = Signer(settings.secret_keys, settings.state_max_age).embed_token(partner.id)

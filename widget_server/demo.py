@@ -9,7 +9,6 @@ demo shows is what a site owner pastes.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from .commands_serve import snippet
+from .commands_serve import SnippetOptions, snippet
 from .partners import Partner
 from .settings import PROJECT_ROOT, Settings
 
@@ -82,10 +81,7 @@ def demo_app(settings: Settings, partner: Partner, directory: Path = DEMO_DIR) -
     widget_origin = origin_of(settings.public_url)
     rendered: dict[str, tuple[str, str]] = {}
     for path, page in PAGES.items():
-        options = argparse.Namespace(
-            mode=page.mode, lang=page.lang, target=None, label=None, position=None
-        )
-        code = snippet(settings, partner, options)
+        code = snippet(settings, partner, SnippetOptions(mode=page.mode, lang=page.lang))
         html = env.get_template(page.template).render(
             snippet=Markup(code),  # noqa: S704 - our own snippet, built from escaped values
             snippet_text=code,

@@ -24,7 +24,7 @@ from widget_server.signing import Signer
 
 from .fixture_frame import TOKEN, frame_app
 from .host_site import PAGES, host_app
-from .servers import bind, port_of, serve
+from .servers import bind, close_all, port_of, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -118,6 +118,13 @@ partners:
     country: FR
     tree: entry
 """
+
+
+@pytest.fixture(scope="package", autouse=True)
+def sockets_closed() -> Iterator[None]:
+    """Every test server's socket closed when the browser tests end, however they end."""
+    yield
+    close_all()
 
 
 @pytest.fixture(scope="package")

@@ -18,13 +18,26 @@ from contextlib import contextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+#: Every socket :func:`bind` made, so :func:`close_all` closes those a failed
+#: fixture never served (closing twice is harmless).
+_BOUND: list[socket.socket] = []
+
 
 def bind() -> socket.socket:
     """A listening-ready socket on a free 127.0.0.1 port (``getsockname()[1]``)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    _BOUND.append(sock)
     return sock
+
+
+def close_all() -> None:
+    """Close every socket bound so far: a fixture that failed before serving one
+    would otherwise leave it to the garbage collector, whose ResourceWarning
+    then fails whichever unrelated test happens to be running."""
+    while _BOUND:
+        _BOUND.pop().close()
 
 
 def port_of(sock: socket.socket) -> int:
