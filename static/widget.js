@@ -30,6 +30,7 @@
   function focus() {
     if (ready && want) {
       want = 0;
+      f.focus();
       f.contentWindow.postMessage({ type: P + "focus" }, W);
     }
   }
@@ -49,12 +50,12 @@
   function open() {
     if (dlg && !dlg.open) dlg.showModal();
     frame();
-    f.focus();
     want = 1;
     focus();
   }
 
   function close() {
+    want = 0;
     if (dlg) dlg.close();
   }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request
+from playwright.sync_api import Page, Request, Route
 
 from .conftest import Sites
 from .driver import (
@@ -157,10 +157,35 @@ def test_the_panel_closes_on_escape_when_the_close_button_has_focus(
 ) -> None:
     goto(page, fixture_sites, "launcher")
     open_widget(page, "launcher", LABELS["fr"])
-    widget_frame(page)
+    # The frame takes focus once it is ready: wait for that, then move it.
+    widget_frame(page).wait_for_function("document.activeElement.tagName === 'H1'")
     page.get_by_role("button", name="Fermer").focus()
     page.keyboard.press("Escape")
     dialog(page).wait_for(state="hidden")
+    assert deep_active_element(page) == "button.b.e"
+
+
+def test_a_frame_ready_after_the_panel_closed_does_not_take_the_focus(
+    page: Page, fixture_sites: Sites
+) -> None:
+    held: list[Route] = []
+    page.route(f"{fixture_sites.widget}/w/**", lambda route: held.append(route))
+    goto(page, fixture_sites, "launcher")
+    open_widget(page, "launcher", LABELS["fr"])
+    for _ in range(500):  # until the frame's page is asked for, and held
+        if held:
+            break
+        page.wait_for_timeout(10)
+    page.keyboard.press("Escape")  # closed before the frame was ever ready
+    dialog(page).wait_for(state="hidden")
+    held[0].continue_()
+    wait_for_messages(page, "cyberwidget:ready", 1)
+    frame = iframe(page).element_handle().content_frame()
+    assert frame is not None
+    # A focus request sent on "ready" would be in the frame's queue by now:
+    # let the frame run it, then look.
+    frame.evaluate("() => new Promise((done) => setTimeout(done, 0))")
+    assert frame.evaluate("document.activeElement.tagName") != "H1"
     assert deep_active_element(page) == "button.b.e"
 
 
