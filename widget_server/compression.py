@@ -46,6 +46,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+def mark_gzipped(headers: MutableHeaders, length: int) -> None:
+    """Say a response's body is gzipped, ``length`` bytes, and depends on Accept-Encoding."""
+    headers["content-encoding"] = "gzip"
+    headers["content-length"] = str(length)
+    headers.add_vary_header("accept-encoding")
+
+
 class PageCompression:
     """ASGI middleware: gzip every whole response except those of the report step."""
 
@@ -84,9 +91,7 @@ class PageCompression:
                 await send(message)
                 return
             compressed = zlib.compress(body, LEVEL, GZIP_WBITS)
-            headers["content-encoding"] = "gzip"
-            headers["content-length"] = str(len(compressed))
-            headers.add_vary_header("accept-encoding")
+            mark_gzipped(headers, len(compressed))
             await send(start)
             await send({"type": "http.response.body", "body": compressed})
 

@@ -9,7 +9,7 @@ guarantees that no response leaves without them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,12 +33,13 @@ ALWAYS: tuple[tuple[str, str], ...] = (
 NO_STORE = "no-store"
 
 
-def frame_csp(ancestors: Sequence[str], images: Iterable[str] = ()) -> str:
+@functools.lru_cache(maxsize=1024)
+def frame_csp(ancestors: tuple[str, ...], images: tuple[str, ...] = ()) -> str:
     """The policy of a frame page: our own files only, framed by ``ancestors`` only.
 
     ``ancestors`` are a partner's exact origins; with none (an unknown or
     forged token), nobody may frame the page. ``images`` adds the partner's
-    logo origin.
+    logo origin. Built once per partner, not for every page (hence tuples).
     """
     frame_ancestors = " ".join(ancestors) if ancestors else "'none'"
     img = " ".join(["'self'", *images])

@@ -26,6 +26,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .compression import LEVEL
+from .signing import BASE64URL
+
 #: Where the signed state goes in a page while it is rendered for the cache.
 #: Random per process, so no tree text, partner name or alert can contain it.
 STATE_SLOT = f"cw-state-{secrets.token_hex(16)}"
@@ -35,10 +38,7 @@ STATE_SLOT = f"cw-state-{secrets.token_hex(16)}"
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 
 #: What a signed state may hold to be dropped into a page unescaped: base64url and dots.
-_STATE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-#: zlib's default level, as :mod:`widget_server.compression` uses.
-LEVEL = 6
+_STATE_CHARACTERS = frozenset(BASE64URL + ".")
 
 #: A gzip member's header: deflate, no name, no time, unknown system.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"

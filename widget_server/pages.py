@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from .compression import mark_gzipped
 from .frame import Frame, Refused, open_frame, partner_of
 from .headers import NO_STORE, frame_csp
 from .i18n import direction, negotiate
@@ -50,8 +51,7 @@ def cached(
     )
     response = respond(frame, body.content, status)
     if body.gzipped:  # the compression middleware leaves an encoded response as it is
-        response.headers["content-encoding"] = "gzip"
-        response.headers["vary"] = "accept-encoding"
+        mark_gzipped(response.headers, len(body.content))
     return response
 
 
@@ -150,11 +150,11 @@ def page_html(
 def respond(frame: Frame, html: str | bytes, status: int) -> HTMLResponse:
     """A frame page with its headers: framed by the partner's origins only, never stored."""
     partner = frame.partner
-    images: list[str] = []
-    if partner is not None and partner.theme.logo_origin:
-        images.append(partner.theme.logo_origin)
+    logo = partner.theme.logo_origin if partner is not None else None
     headers = {
-        "content-security-policy": frame_csp(partner.origins if partner else (), images),
+        "content-security-policy": frame_csp(
+            partner.origins if partner else (), (logo,) if logo else ()
+        ),
         "cache-control": NO_STORE,
     }
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -123,7 +123,7 @@ class State:
 
 
 #: The base64url alphabet, each character at its 6-bit value.
-_BASE64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+BASE64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
 
 #: How many low bits of a part's last character carry nothing, by the part's length mod 4.
 _SPARE_BITS = {0: 0, 2: 4, 3: 2}
@@ -140,7 +140,7 @@ def _canonical(value: str) -> bool:
     """
     for part in value.lstrip(".").split("."):
         spare = _SPARE_BITS.get(len(part) % 4)
-        if spare is None or (spare and _BASE64URL.find(part[-1]) & ((1 << spare) - 1)):
+        if spare is None or (spare and BASE64URL.find(part[-1]) & ((1 << spare) - 1)):
             return False
     return True
 
