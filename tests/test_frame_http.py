@@ -643,6 +643,8 @@ def boom_client(app: Starlette) -> Iterator[TestClient]:
 
 def _check_headers(response: httpx.Response) -> None:
     headers = response.headers
+    names = [name for name, _ in headers.multi_items()]
+    assert len(names) == len(set(names)), names  # a route's header and the middleware's twice
     csp = headers["content-security-policy"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "default-src 'none'" in csp and "frame-ancestors" in csp

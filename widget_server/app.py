@@ -41,7 +41,7 @@ from .assets import IMMUTABLE, SHORT, Asset
 from .compression import PageCompression
 from .dashboard import observatory_router
 from .events import EventStore, flush_events
-from .headers import SecurityHeaders, add_security_headers
+from .headers import SecurityHeaders, secured
 from .model import Catalog
 from .partners import Registry
 from .report_step import Reporting
@@ -269,5 +269,5 @@ async def server_error(request: Request, exc: Exception) -> Response:
         response: Response = pages.standalone(_widget(request), request, "server_error", 500)
     except Exception:  # the error page itself failed: plain text still gets the headers
         response = PlainTextResponse("Server error", status_code=500)
-    add_security_headers(response.headers)
+    response.raw_headers = secured(response.raw_headers)
     return response

@@ -10,9 +10,12 @@ guarantees that no response leaves without them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: An ASGI response's headers: names in lower case, as Starlette writes them.
+RawHeaders = list[tuple[bytes, bytes]]
 
 #: For responses that are not pages of the frame: nothing loads, nothing frames.
 LOCKED_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -31,6 +34,10 @@ ALWAYS: tuple[tuple[str, str], ...] = (
 )
 
 NO_STORE = "no-store"
+
+_LOCKED_CSP = LOCKED_CSP.encode()
+_ALWAYS = tuple((name.encode(), value.encode()) for name, value in ALWAYS)
+_PERMISSIONS_POLICY = PERMISSIONS_POLICY.encode()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -63,22 +70,33 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_security_headers(MutableHeaders(scope=message))
+                message["headers"] = secured(message.get("headers", ()))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def add_security_headers(headers: MutableHeaders) -> None:
-    """Fill in the security headers ``headers`` lacks (used by the middleware and 500s)."""
-    if "content-security-policy" not in headers:
-        headers["content-security-policy"] = LOCKED_CSP
-        headers.setdefault("x-frame-options", "DENY")
-    for name, value in ALWAYS:
-        headers.setdefault(name, value)
-    if headers.get("content-type", "").startswith("text/html"):
-        # A policy of features applies to documents only: on a stylesheet or a
-        # script it would be 234 bytes of headers for nothing, about 700 bytes
-        # of a victim's first question.
-        headers.setdefault("permissions-policy", PERMISSIONS_POLICY)
-    headers.setdefault("cache-control", NO_STORE)
+def secured(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+    """``headers`` with the security headers they lack added (a new list).
+
+    Raw headers rather than Starlette's ``MutableHeaders``, whose every lookup
+    walks the list again: this runs on every response, and frame pages arrive
+    with all of them set already (:func:`widget_server.pages.respond`).
+    """
+    raw = list(headers)
+    names = {name for name, _ in raw}
+    if b"content-security-policy" not in names:
+        raw.append((b"content-security-policy", _LOCKED_CSP))
+        if b"x-frame-options" not in names:
+            raw.append((b"x-frame-options", b"DENY"))
+    raw += [(name, value) for name, value in _ALWAYS if name not in names]
+    # A policy of features applies to documents only: on a stylesheet or a
+    # script it would be 234 bytes of headers for nothing, about 700 bytes of a
+    # victim's first question.
+    if b"permissions-policy" not in names and any(
+        name == b"content-type" and value.startswith(b"text/html") for name, value in raw
+    ):
+        raw.append((b"permissions-policy", _PERMISSIONS_POLICY))
+    if b"cache-control" not in names:
+        raw.append((b"cache-control", NO_STORE.encode()))
+    return raw

@@ -8,6 +8,7 @@ never stored by a browser.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .compression import mark_gzipped
 from .frame import Frame, Refused, open_frame, partner_of
-from .headers import NO_STORE, frame_csp
+from .headers import NO_STORE, frame_csp, secured
 from .i18n import direction, negotiate
 from .model import LOCALES, Advice, Catalog, Contact, Outcome
 from .partners import DEFAULT_LEAVE_URL
@@ -49,10 +49,8 @@ def cached(
         lambda slot: page_html(frame, template, state=slot, autofocus=autofocus, **context()),
         gzip=frame.gzip,
     )
-    response = respond(frame, body.content, status)
-    if body.gzipped:  # the compression middleware leaves an encoded response as it is
-        mark_gzipped(response.headers, len(body.content))
-    return response
+    # The compression middleware leaves an encoded response as it is.
+    return respond(frame, body.content, status, gzipped=body.gzipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,17 +145,33 @@ def page_html(
     )
 
 
-def respond(frame: Frame, html: str | bytes, status: int) -> HTMLResponse:
-    """A frame page with its headers: framed by the partner's origins only, never stored."""
+def respond(frame: Frame, html: str | bytes, status: int, *, gzipped: bool = False) -> HTMLResponse:
+    """A frame page with its headers: framed by the partner's origins only, never stored.
+
+    ``gzipped`` says ``html`` is gzipped already.
+    """
     partner = frame.partner
     logo = partner.theme.logo_origin if partner is not None else None
-    headers = {
-        "content-security-policy": frame_csp(
-            partner.origins if partner else (), (logo,) if logo else ()
-        ),
-        "cache-control": NO_STORE,
-    }
-    return HTMLResponse(html, status_code=status, headers=headers)
+    csp = frame_csp(partner.origins if partner else (), (logo,) if logo else ())
+    response = HTMLResponse(html, status_code=status)
+    response.raw_headers += page_headers(csp, gzipped)
+    return response
+
+
+@functools.lru_cache(maxsize=1024)
+def page_headers(csp: str, gzipped: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers of a frame page but its length and type, built once per partner.
+
+    Every header the security middleware would add is here already, so it
+    adds nothing to a frame page: assembling them for each response cost a
+    step about a tenth of its time.
+    """
+    headers = [(b"content-security-policy", csp.encode()), (b"cache-control", NO_STORE.encode())]
+    if gzipped:
+        headers += [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
+    # The type (the response sets it) tells the middleware that this is a page.
+    every = secured([*headers, (b"content-type", b"text/html")])
+    return tuple(header for header in every if header[0] != b"content-type")
 
 
 def message(
