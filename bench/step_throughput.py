@@ -7,7 +7,13 @@ to core 0 and started with the same uvicorn options as ``widget-server serve``
 
 - the app: the shipped trees and partners loaded as ``serve`` loads them,
   ``create_app(settings, catalog=..., registry=..., watch=True)``;
-- hello: ``Starlette(routes=[Route("/", hello)])`` answering ``Hello, world!``.
+- hello: ``Starlette(routes=[Route("/", hello)])`` answering ``Hello, world!``;
+- floor: a bare Starlette route at the step's URL that reads the posted form
+  and answers with a real step's own status, headers and gzipped bytes
+  (fetched from the app first), doing nothing else: what any step costs
+  before its own work (the request's parsing, a body to read, nine headers and
+  1.6 KB to send). Between the floor and 0.5 of hello lies the time a step's
+  own work may take for the target; the run prints both.
 
 The load runs on core 1. A step is a POST of one of the seven steps of a real
 diagnosis (``_steps.ANSWERS``), round robin, each with a valid signed state.
@@ -16,9 +22,9 @@ diagnosis (``_steps.ANSWERS``), round robin, each with a valid signed state.
    ``--connections`` keep-alive connections for ``--duration`` seconds, a Lua
    script cycling through the seven POSTs (with ``Accept-Encoding: gzip``, as
    browsers send them; statuses counted by wrk itself, no Lua per response);
-   hello gets plain GETs. The rounds
-   alternate hello and app and the best of each is kept, the least disturbed by
-   other jobs on the machine. The ratio app / hello is the figure.
+   hello gets plain GETs, the floor the same POSTs as the app. The rounds
+   alternate hello, floor and app and the best of each is kept, the least
+   disturbed by other jobs on the machine. The ratio app / hello is the figure.
 2. Open model, latency at a constant arrival rate: a Python client (asyncio,
    raw HTTP/1.1 on keep-alive connections, a new connection whenever all are
    busy) sends request i at start + i / rate whatever happened before, and
@@ -37,6 +43,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import http.client
 import importlib.util
 import json
 import os
@@ -58,6 +66,8 @@ HERE = Path(__file__).resolve().parent
 SERVER_CORE = 0
 CLIENT_CORE = 1
 HOST = "127.0.0.1"
+#: Where the floor server finds the step response it sends back (in the data folder).
+FLOOR_RESPONSE = "floor-response.json"
 
 
 # The servers (run as subprocesses of this script: --serve app|hello)
@@ -77,6 +87,18 @@ def serve(kind: str, port: int, data_dir: str, access_log: bool) -> None:
         settings = Settings(data_dir=Path(data_dir))
         catalog, registry = load_world(settings)
         app = create_app(settings, catalog=catalog, registry=registry, watch=True)
+    elif kind == "floor":
+        canned = json.loads((Path(data_dir) / FLOOR_RESPONSE).read_text())
+        body = base64.b64decode(canned["body"])
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in canned["headers"]]
+
+        async def floor(request: Request) -> Response:
+            await request.body()
+            response = Response(body, status_code=canned["status"])
+            response.raw_headers = raw_headers
+            return response
+
+        app = Starlette(routes=[Route("/w/{token}/step", floor, methods=["POST"])])
     else:
 
         async def hello(request: Request) -> Response:
@@ -256,6 +278,26 @@ async def constant_rate(
     return OpenResult(rate, total, errors, opened, latencies, lateness, elapsed)
 
 
+def step_response(port: int, step: Step) -> dict[str, object]:
+    """A step's answer as the app sends it (gzipped, every header), for the floor to replay."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept-Encoding": "gzip",
+    }
+    conn.request("POST", step.path, body=step.body, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    if response.status != 200 or response.getheader("content-encoding") != "gzip":
+        sys.exit(f"the app answered step {step.number} with {response.status}")
+    return {
+        "status": response.status,
+        "headers": response.getheaders(),
+        "body": base64.b64encode(body).decode("ascii"),
+    }
+
+
 def raw_posts(flow: list[Step], port: int) -> list[bytes]:
     return [
         (
@@ -302,7 +344,7 @@ def main() -> None:
         help="a folder put first on the servers' PYTHONPATH (to try uvloop and httptools "
         "installed there with pip install --target)",
     )
-    parser.add_argument("--serve", choices=("app", "hello"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("app", "hello", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -325,28 +367,46 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp))
         flow = steps(settings)
         app, app_port = start("app", tmp, args.access_log, args.extra_path)
+        (Path(tmp) / FLOOR_RESPONSE).write_text(json.dumps(step_response(app_port, flow[-2])))
+        floor, floor_port = start("floor", tmp, args.access_log, args.extra_path)
         hello, hello_port = start("hello", tmp, args.access_log, args.extra_path)
         try:
             script = Path(tmp) / "steps.lua"
             script.write_text(lua_script(flow, app_port))
-            # warm both up, and check every step answers 200 over HTTP
+            floor_script = Path(tmp) / "floor.lua"
+            floor_script.write_text(lua_script(flow, floor_port))
+            # warm them up, and check every step answers 200 over HTTP
             wrk(hello_port, "/", 4, 1, None)
+            wrk(floor_port, "", 4, 1, str(floor_script))
             wrk(app_port, "", 4, 1, str(script))
-            best_hello = best_app = 0.0
+            best_hello = best_floor = best_app = 0.0
             print(
                 f"1. closed loop (wrk -t1 -c{args.connections}, {args.duration:g} s each, "
                 f"best of {args.rounds} alternating rounds)"
             )
             for n in range(args.rounds):
                 h = wrk(hello_port, "/", args.connections, args.duration, None)
+                f = wrk(floor_port, "", args.connections, args.duration, str(floor_script))
                 a = wrk(app_port, "", args.connections, args.duration, str(script))
-                print(f"   round {n + 1}: hello {h:8,.0f} req/s   app {a:8,.0f} steps/s")
-                best_hello, best_app = max(best_hello, h), max(best_app, a)
+                print(
+                    f"   round {n + 1}: hello {h:8,.0f} req/s   floor {f:8,.0f} req/s   "
+                    f"app {a:8,.0f} steps/s"
+                )
+                best_hello, best_floor = max(best_hello, h), max(best_floor, f)
+                best_app = max(best_app, a)
             ratio = best_app / best_hello
             verdict = "meets" if ratio >= 0.5 else "misses"
             print(
-                f"   best: hello {best_hello:,.0f} req/s, app {best_app:,.0f} steps/s, "
-                f"ratio {ratio:.2f} ({verdict} the 0.5 target)"
+                f"   best: hello {best_hello:,.0f} req/s, floor {best_floor:,.0f} req/s "
+                f"({best_floor / best_hello:.2f} of hello), app {best_app:,.0f} steps/s"
+            )
+            print(f"   ratio app / hello {ratio:.2f} ({verdict} the 0.5 target)")
+            floor_us, app_us = 1e6 / best_floor, 1e6 / best_app
+            budget_us = 2e6 / best_hello - floor_us
+            print(
+                f"   per request at 100% of the core: floor {floor_us:.0f} us, app {app_us:.0f} us;"
+                f" a step's own work takes {app_us - floor_us:.0f} us over the floor, "
+                f"0.5 of hello leaves it {budget_us:.0f} us"
             )
 
             rates = [int(r) for r in args.rates.split(",")]
@@ -366,7 +426,7 @@ def main() -> None:
                 print(describe(asyncio.run(constant_rate(hello_port, get, rate, args.duration))))
                 time.sleep(0.5)
         finally:
-            for process in (app, hello):
+            for process in (app, floor, hello):
                 process.terminate()
                 process.wait(timeout=10)
 
