@@ -29,7 +29,8 @@ from widget_server.compiler import load_catalog
 from widget_server.dashboard import authorized, observatory_router
 from widget_server.events import EventStore
 from widget_server.model import Catalog
-from widget_server.observatory import Labels, Period, build_report, report_csv, report_json
+from widget_server.observatory import Labels, Period, build_report
+from widget_server.observatory_export import report_csv, report_json
 from widget_server.sample_events import TINY_PARTNER
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.waves import WaveLog

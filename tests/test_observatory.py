@@ -37,9 +37,8 @@ from widget_server.observatory import (
     Report,
     Table,
     build_report,
-    report_csv,
-    report_json,
 )
+from widget_server.observatory_export import report_csv, report_json
 from widget_server.sample_events import TINY_PARTNER, sample_events
 from widget_server.settings import PROJECT_ROOT
 from widget_server.waves import WaveLog, WaveRule, detect_waves, tail_score, waves_today

@@ -16,7 +16,8 @@ from .cli import CommandError
 from .disclosure import DEFAULT_THRESHOLD
 from .events import FILENAME, EventStore
 from .model import Catalog
-from .observatory import Labels, Period, PeriodError, Report, build_report, report_csv, report_json
+from .observatory import Labels, Period, PeriodError, Report, build_report
+from .observatory_export import report_csv, report_json
 from .problems import ProblemsError
 from .settings import Settings
 

@@ -36,7 +36,8 @@ from . import charts
 from .disclosure import DEFAULT_THRESHOLD
 from .events import ALL_PARTNERS, EventStore, utc_today
 from .model import Catalog
-from .observatory import Labels, Period, PeriodError, Report, build_report, report_csv, report_json
+from .observatory import Labels, Period, PeriodError, Report, build_report
+from .observatory_export import report_csv, report_json
 from .ratelimit import GuessThrottle
 from .settings import Settings
 from .waves import WaveLog, WaveRule
