@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
-import re
 import secrets
 import socket
 import time
@@ -37,6 +35,7 @@ from typing import Any
 import httpx
 
 from . import signature
+from .intake_answer import case_of, read_limited, reason_of
 from .outbox import Claimed, Completion, OutboxStore
 from .routing import Routes
 from .settings import Settings
@@ -45,12 +44,6 @@ log = logging.getLogger("widget_server.forwarder")
 
 #: Statuses worth trying again: the intake is busy, restarting or broken for now.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-#: The most of an intake's answer read; a case number needs a few bytes.
-MAX_ANSWER = 64 * 1024
-
-_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_SAFE = re.compile(r"[^\x20-\x7e]")
 
 
 @dataclass(frozen=True)
@@ -322,7 +315,7 @@ class Forwarder:
                 async with client.stream(
                     "POST", route.url, content=report.body, headers=headers
                 ) as response:
-                    answer = await _read_limited(response)
+                    answer = await read_limited(response)
         except TimeoutError:
             return Result("retry", None, f"deadline: no answer within {self.tuning.deadline:g} s")
         except httpx.TimeoutException as exc:
@@ -333,9 +326,9 @@ class Forwarder:
             return Result("retry", None, f"connection: {type(exc).__name__}")
         status = response.status_code
         if 200 <= status < 300:
-            case_number, follow_up = _case(answer)
+            case_number, follow_up = case_of(answer)
             return Result("delivered", status, "", None, case_number, follow_up)
-        reason = _reason(answer, status)
+        reason = reason_of(answer, status)
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             return Result("retry", status, reason, retry_after)
@@ -385,55 +378,6 @@ class _GroupCommit:
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)
-
-
-async def _read_limited(response: httpx.Response) -> bytes:
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= MAX_ANSWER:
-            break
-    return bytes(data[:MAX_ANSWER])
-
-
-def _json_object(answer: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(answer)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _case(answer: bytes) -> tuple[str | None, str | None]:
-    data = _json_object(answer)
-    case_number = data.get("case_number")
-    follow_up = data.get("follow_up_url")
-    if not isinstance(case_number, str) or not case_number or len(case_number) > 100:
-        case_number = None
-    else:
-        case_number = _SAFE.sub("", case_number)
-    if not _is_link(follow_up):
-        follow_up = None
-    return case_number, follow_up
-
-
-def _is_link(value: Any) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) <= 500
-        and value.startswith(("https://", "http://"))
-        and not _SAFE.search(value)
-    )
-
-
-def _reason(answer: bytes, status: int) -> str:
-    """``code: message`` from the intake's JSON error, printable and short."""
-    data = _json_object(answer)
-    code = data.get("error")
-    code = code if isinstance(code, str) and _CODE.match(code) else f"http_{status}"
-    message = data.get("message")
-    text = _SAFE.sub("?", message)[:300] if isinstance(message, str) else ""
-    return f"{code}: the intake answered {status}" + (f" ({text})" if text else "")
 
 
 @contextlib.asynccontextmanager
