@@ -126,7 +126,11 @@ def test_alias_to_itself() -> None:
 
 def test_deep_nesting_stops_before_the_parser_recurses() -> None:
     # 100,000 open brackets crashed the C composer (a segmentation fault, not an exception).
-    assert problems("[" * 100_000) == [
+    # Newer libyaml stops reading ahead at 1,000 levels, before the composer can count 41.
+    [problem] = problems("[" * 100_000)
+    assert problem.startswith("t.yaml:1:")
+    assert problem.endswith(": nested more than 40 levels deep (flatten the structure)")
+    assert problems("[" * 500) == [
         "t.yaml:1:41: nested more than 40 levels deep (flatten the structure)"
     ]
     assert problems("- " * 50_000 + "x\n") == [

@@ -132,7 +132,7 @@ def parse_yaml(raw: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Doc
     except _ComposeProblem as exc:
         raise ProblemsError([Problem(name, exc.line, exc.column, exc.message, exc.hint)]) from None
     except yaml.MarkedYAMLError as exc:
-        raise ProblemsError([_syntax_problem(exc, text, name)]) from None
+        raise ProblemsError([_syntax_problem(exc, text, name, limits.max_depth)]) from None
     except yaml.reader.ReaderError as exc:
         char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
         line, column = _line_column(text, max(text.find(char), 0))
@@ -304,11 +304,17 @@ def _scalar_tag(value: str) -> str:
     return _STR_TAG
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, name: str) -> Problem:
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, name: str, max_depth: int) -> Problem:
     """One line for a YAML syntax error, pointing where the author must look."""
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = exc.problem or exc.context or "this is not valid YAML"
+    if "nesting depth" in what:
+        # libyaml 0.2.6 and later refuse 1,000 open brackets while reading ahead,
+        # before the composer sees the level where it would have stopped.
+        return Problem(
+            name, line, column, f"nested more than {max_depth} levels deep", "flatten the structure"
+        )
     context = exc.context or ""
     opened = exc.context_mark
     lines = text.splitlines()
