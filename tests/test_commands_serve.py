@@ -144,7 +144,7 @@ def test_bad_settings_give_one_clean_line(
     monkeypatch.setenv("WIDGET_STATE_MAX_AGE", "soon")
     assert main(["serve"]) == 1
     err = capsys.readouterr().err
-    assert err == "widget-server: error: expected a whole number, got 'soon'\n"
+    assert err == "widget-server: error: WIDGET_STATE_MAX_AGE=soon: expected a whole number\n"
 
 
 def _free_port() -> int:
@@ -224,3 +224,25 @@ def test_embed_refuses_a_height_that_is_not_a_css_length(
         main(["embed", "demo", "--mode", "page", "--height", height])
     assert stopped.value.code == 2
     assert "is not a CSS length" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "printed"), [("fr-BE", "fr"), ("nl_NL", "nl"), ("AR", "ar")])
+def test_embed_takes_a_language_tag_and_prints_its_language(
+    env: Path, capsys: pytest.CaptureFixture[str], given: str, printed: str
+) -> None:
+    assert main(["embed", "demo", "--lang", given]) == 0
+    assert attributes(capsys.readouterr().out)["data-lang"] == printed
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [("de-DE", "the widget does not speak 'de'"), ("fr BE", "is not a language tag")],
+)
+def test_embed_refuses_a_language_it_does_not_speak(
+    env: Path, capsys: pytest.CaptureFixture[str], given: str, words: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["embed", "demo", "--lang", given])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and words in err and "fr, en, ar, nl" in err

@@ -254,7 +254,7 @@ _PAGES = {404: "not_found", 405: "not_found", 413: "too_large"}
 async def http_error(request: Request, exc: Exception) -> Response:
     """404, 405, 413 and friends: a page in the victim's language, never a bare text."""
     assert isinstance(exc, HTTPException)
-    default = "bad_request" if exc.status_code < 500 else "server_error"
+    default = "bad-request" if exc.status_code < 500 else "server_error"
     page = _PAGES.get(exc.status_code, default)
     response = pages.standalone(_widget(request), request, page, exc.status_code)
     if exc.headers:

@@ -49,10 +49,11 @@ class Served:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
         "demo",
-        help="run the widget server and a demo partner site on a second origin",
-        description="Run the widget server and a demo partner site that embeds it in each "
-        "mode (launcher, inline, page, Arabic), on 127.0.0.1, and print both URLs. "
-        "Ctrl-C stops them.",
+        help="run the widget server, a demo partner site on a second origin and the "
+        "reference intake",
+        description="Run the widget server, a demo partner site that embeds it in each "
+        "mode (launcher, inline, page, Arabic) and the reference intake the widget forwards "
+        "reports to, on 127.0.0.1, and print the three URLs. Ctrl-C stops them.",
     )
     demo.add_argument(
         "--port", type=int, default=8000, help="the widget server's port (%(default)s)"

@@ -26,7 +26,7 @@ from .forwarder import Forwarder, Tuning
 from .intake import create_intake_app
 from .outbox import STATES, Outbox, OutboxError, Row, outbox_path
 from .reference import normalize
-from .routing import load_routes
+from .routing import PartnerRoutes, load_routes
 from .settings import Settings
 
 #: The intake's port by default: the default ``WIDGET_INTAKE_URL`` posts there.
@@ -246,7 +246,12 @@ def _forward(settings: Settings, outbox: Outbox, args: argparse.Namespace) -> in
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    forwarder = Forwarder(settings, outbox, load_routes(settings), tuning=tuning)
+    routes = load_routes(settings)
+    # Partners choose routes (intake_route): a name that is not a route stops here,
+    # as it stops the server; later edits are re-read as reports are forwarded.
+    partner_routes = PartnerRoutes(settings.partners_file, routes.names())
+    partner_routes.refresh(strict=True)
+    forwarder = Forwarder(settings, outbox, routes, tuning=tuning, partner_routes=partner_routes)
     if args.once:
         sent = asyncio.run(forwarder.drain())
         print(f"{sent} attempt{'s' if sent != 1 else ''} made")

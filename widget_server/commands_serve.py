@@ -77,8 +77,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     embed.add_argument(
         "--lang",
-        choices=LOCALES,
-        help="the widget's language (default: the host page's lang, then the browser's, then "
+        type=language,
+        metavar="LANG",
+        help=f"the widget's language: {', '.join(LOCALES)}, or a language tag such as fr-BE "
+        "(its language is used) (default: the host page's lang, then the browser's, then "
         "the partner's; the victim may switch)",
     )
     embed.add_argument(
@@ -195,6 +197,27 @@ def css_length(value: str) -> str:
             f"{value!r} is not a CSS length such as 40rem, 720px or 100vh"
         )
     return value
+
+
+#: A BCP 47 language tag: a language, then subtags (region, script, variant...).
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def language(value: str) -> str:
+    """``--lang``: one of the widget's languages, or a BCP 47 tag whose language is one."""
+    tag = _LANGUAGE_TAG.fullmatch(value.strip())
+    if tag is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a language tag; give one of {', '.join(LOCALES)}, "
+            "or a tag such as fr-BE"
+        )
+    primary = tag.group(1).lower()
+    if primary not in LOCALES:
+        raise argparse.ArgumentTypeError(
+            f"the widget does not speak {primary!r} (from {value!r}); "
+            f"give one of {', '.join(LOCALES)}, or a tag of one such as fr-BE"
+        )
+    return primary
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import httpx
 from . import signature
 from .intake_answer import case_of, read_limited, reason_of
 from .outbox import Claimed, Completion, OutboxStore
-from .routing import Routes
+from .routing import PartnerRoutes, Routes
 from .settings import Settings
 
 log = logging.getLogger("widget_server.forwarder")
@@ -149,10 +149,16 @@ class Forwarder:
         *,
         tuning: Tuning | None = None,
         worker: str | None = None,
+        partner_routes: PartnerRoutes | None = None,
     ) -> None:
         self.settings = settings
         self.outbox = outbox
         self.routes = routes
+        #: Each partner's ``intake_route``, from the partners file as it is when
+        #: a report is forwarded (re-read when it changes), not when it was accepted.
+        self.partner_routes = partner_routes or PartnerRoutes(
+            settings.partners_file, routes.names()
+        )
         self.tuning = tuning or Tuning()
         self.worker = worker or worker_name()
         self._wake = asyncio.Event()
@@ -222,10 +228,22 @@ class Forwarder:
 
     async def _claim(self, limit: int) -> list[Claimed]:
         try:
-            return await asyncio.to_thread(self.outbox.claim, self.worker, limit, self.tuning.lease)
+            claimed = await asyncio.to_thread(
+                self.outbox.claim, self.worker, limit, self.tuning.lease
+            )
         except Exception as exc:  # the database is busy or gone: try again at the next poll
             log.error("cannot claim reports from the outbox: %s", type(exc).__name__)
             return []
+        if claimed:
+            await self._refresh_partner_routes()
+        return claimed
+
+    async def _refresh_partner_routes(self) -> None:
+        """Take a partners edit into account before routing what was just claimed."""
+        try:
+            await asyncio.to_thread(self.partner_routes.refresh)
+        except Exception as exc:  # an unreadable file: the last good choices stay
+            log.error("cannot read the partners file for routing: %s", type(exc).__name__)
 
     async def _checkpoint(self) -> None:
         self._recorder.delivered = 0
@@ -304,7 +322,9 @@ class Forwarder:
 
     async def attempt(self, client: httpx.AsyncClient, report: Claimed) -> Result:
         """Post one report once, within the deadline, and classify the answer."""
-        route = self.routes.for_report(report.country, report.partner)
+        route = self.routes.for_report(
+            report.country, report.partner, self.partner_routes(report.partner)
+        )
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": report.report_id,
@@ -382,10 +402,15 @@ class _GroupCommit:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, outbox: OutboxStore, routes: Routes, *, tuning: Tuning | None = None
+    settings: Settings,
+    outbox: OutboxStore,
+    routes: Routes,
+    *,
+    tuning: Tuning | None = None,
+    partner_routes: PartnerRoutes | None = None,
 ) -> AsyncIterator[Forwarder]:
     """Run a forwarder for the life of an app: ``async with running(...) as forwarder``."""
-    forwarder = Forwarder(settings, outbox, routes, tuning=tuning)
+    forwarder = Forwarder(settings, outbox, routes, tuning=tuning, partner_routes=partner_routes)
     stop = asyncio.Event()
     task = asyncio.create_task(forwarder.run(stop), name="outbox-forwarder")
     try:

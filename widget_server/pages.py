@@ -240,6 +240,9 @@ def bad_request(frame: Frame) -> HTMLResponse:
 def standalone(widget: Widget, request: Request, page: str, status: int) -> HTMLResponse:
     """An error page for 404, 405, 413 and 500.
 
+    ``page`` is the page's ``data-page`` (``not_found``, ``too_large``,
+    ``server_error``, or ``bad-request`` as :func:`bad_request` writes it); its
+    texts are the messages ``<page>_title`` and ``<page>_text``, with ``_`` for ``-``.
     On a frame's URL with a good token it is that partner's frame page (so the
     victim sees it in the partner's site); anywhere else nobody may frame it.
     """
@@ -254,4 +257,5 @@ def standalone(widget: Widget, request: Request, page: str, status: int) -> HTML
         )
         frame = Frame(widget, widget.world, "", None, None, locale)
     t = frame.t
-    return message(frame, page, t(f"{page}_title"), t(f"{page}_text"), status=status)
+    key = page.replace("-", "_")
+    return message(frame, page, t(f"{key}_title"), t(f"{key}_text"), status=status)

@@ -71,18 +71,29 @@ class Registry:
 
 
 def load_partners(
-    path: Path | str, *, trees: Collection[str] | None = None, display: str | None = None
+    path: Path | str,
+    *,
+    trees: Collection[str] | None = None,
+    routes: Collection[str] | None = None,
+    display: str | None = None,
 ) -> Registry:
     """Read and check the partner file, or raise :class:`ProblemsError` with every problem.
 
     ``trees`` is the set of tree ids the catalog holds; when given, each
-    partner's entry tree must be one of them.
+    partner's entry tree must be one of them. ``routes`` is the set of intake
+    route names (the routes file's and ``default``); when given, each
+    partner's ``intake_route`` must be one of them.
     """
     document = load_yaml(path, display=display)
-    return parse_partners(document, trees=trees)
+    return parse_partners(document, trees=trees, routes=routes)
 
 
-def parse_partners(document: Document, *, trees: Collection[str] | None = None) -> Registry:
+def parse_partners(
+    document: Document,
+    *,
+    trees: Collection[str] | None = None,
+    routes: Collection[str] | None = None,
+) -> Registry:
     problems = Problems()
     broken: set[Path_] = set()
     for at, error in schema.findings(document, SCHEMA_PATH):
@@ -102,7 +113,7 @@ def parse_partners(document: Document, *, trees: Collection[str] | None = None) 
     partners: dict[str, Partner] = {}
     for partner_id, raw in data["partners"].items():
         if isinstance(raw, dict):
-            partners[partner_id] = _partner(partner_id, raw, report, trees)
+            partners[partner_id] = _partner(partner_id, raw, report, trees, routes)
     problems.raise_if_any()
     return Registry(partners=partners, source=document.file)
 
@@ -112,6 +123,7 @@ def _partner(
     raw: Mapping[str, Any],
     report: Callable[[Path_, str, str], None],
     trees: Collection[str] | None,
+    routes: Collection[str] | None = None,
 ) -> Partner:
     """Check what the schema cannot, tolerating values the schema refused already."""
     base = ("partners", partner_id)
@@ -145,6 +157,9 @@ def _partner(
             f"unknown tree {tree!r}",
             f"did you mean {close[0]!r}?" if close else "name a file of trees/",
         )
+    intake_route = raw.get("intake_route")
+    if isinstance(intake_route, str) and routes is not None and intake_route not in routes:
+        report((*base, "intake_route"), *_unknown_route(intake_route, routes))
 
     def theme_problem(error: ThemeError) -> None:
         report((*base, "theme", *error.key), error.message, error.hint)
@@ -159,8 +174,26 @@ def _partner(
         country=raw.get("country", COUNTRIES[0]),
         active=raw.get("status", "active") == "active",
         theme=parse_theme(theme if isinstance(theme, dict) else {}, origins, theme_problem),
-        intake_route=raw.get("intake_route"),
+        intake_route=intake_route if isinstance(intake_route, str) else None,
         leave_url=raw.get("leave_url", DEFAULT_LEAVE_URL),
+    )
+
+
+def _unknown_route(name: str, routes: Collection[str]) -> tuple[str, str]:
+    """The problem and the hint for an ``intake_route`` that names no route."""
+    known = ", ".join(routes)
+    close = difflib.get_close_matches(name, list(routes), n=1)
+    if len(routes) <= 1:  # no routes file: only the default route
+        return (
+            f"unknown intake route {name!r}: there is no routes file, so the only route is {known}",
+            f"set WIDGET_ROUTES to a routes file with a route named {name!r}, "
+            "or remove intake_route",
+        )
+    return (
+        f"unknown intake route {name!r}; the known routes are {known}",
+        (f"did you mean {close[0]!r}? " if close else "")
+        + f"name one of them, add a route named {name!r} to the routes file (WIDGET_ROUTES), "
+        "or remove intake_route",
     )
 
 

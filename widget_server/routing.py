@@ -17,28 +17,44 @@ takes the rest. More routes come from a routes file (``WIDGET_ROUTES``)::
 
 The most specific route wins: one naming the partner and the country, then one
 naming the country, then one naming only the partner, then the default; between
-routes equally specific, the first in the file. Keys belong in the environment,
-not in a file that is committed; ``key:`` is accepted for local tests only.
+routes equally specific, the first in the file. A partner may also name its route
+in the partners file (``intake_route: bank_morocco``): that counts as being listed
+in that route's ``partners:``, so the same order decides. Keys belong in the
+environment, not in a file that is committed; ``key:`` is accepted for local
+tests only.
+
+A partner's route is looked up when a report is forwarded, not when it is
+accepted, in the partners file as it is then (:class:`PartnerRoutes` reads it
+again when it changes), so a partners edit applies to reports still waiting in
+the outbox too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .problems import Problems
-from .settings import MIN_KEY_LENGTH, Settings
+from .partners import load_partners
+from .problems import Problems, ProblemsError
+from .settings import MIN_KEY_LENGTH, Settings, sends_privately
 from .yamlsource import Document, load_yaml
+
+log = logging.getLogger("widget_server.routing")
+
+#: The name of the route of ``WIDGET_INTAKE_URL``, which a partner's
+#: ``intake_route`` may name too; no route of the routes file may take it.
+DEFAULT_ROUTE = "default"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _KEYS = {"name", "countries", "partners", "url", "key_env", "key"}
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +67,19 @@ class Route:
     countries: frozenset[str] = frozenset()
     partners: frozenset[str] = frozenset()
 
-    def matches(self, country: str, partner: str) -> bool:
+    def matches(self, country: str, partner: str, chosen: bool = False) -> bool:
+        """Whether a report from ``country`` through ``partner`` may take this route.
+
+        ``chosen``: the partner names this route as its ``intake_route``, which
+        counts as being listed in ``partners``.
+        """
         return (not self.countries or country in self.countries) and (
-            not self.partners or partner in self.partners
+            chosen or not self.partners or partner in self.partners
         )
 
-    @property
-    def specificity(self) -> int:
+    def specificity(self, chosen: bool = False) -> int:
         """Partner and country 3, country 2, partner 1: the highest matching route wins."""
-        return 2 * bool(self.countries) + bool(self.partners)
+        return 2 * bool(self.countries) + bool(self.partners or chosen)
 
     def __repr__(self) -> str:  # never show the key
         return f"Route(name={self.name!r}, url={self.url!r})"
@@ -72,22 +92,51 @@ class Routes:
     routes: tuple[Route, ...]
     default: Route
 
-    def for_report(self, country: str, partner: str) -> Route:
-        """The route a report from ``country`` through ``partner`` takes."""
+    def for_report(self, country: str, partner: str, intake_route: str | None = None) -> Route:
+        """The route a report from ``country`` through ``partner`` takes.
+
+        ``intake_route`` is the partner's own choice in the partners file: the
+        partner counts as listed in that route's ``partners``. Naming the
+        default route changes nothing, since it takes what no route takes.
+        """
         best: Route | None = None
+        rank = 0
         for route in self.routes:
-            if route.matches(country, partner) and (
-                best is None or route.specificity > best.specificity
+            chosen = route.name == intake_route
+            if route.matches(country, partner, chosen) and (
+                best is None or route.specificity(chosen) > rank
             ):
-                best = route
+                best, rank = route, route.specificity(chosen)
         return best or self.default
 
     def all(self) -> tuple[Route, ...]:
         return (*self.routes, self.default)
 
+    def names(self) -> tuple[str, ...]:
+        """The names a partner's ``intake_route`` may take: the file's routes, then the default."""
+        return tuple(route.name for route in self.all())
+
 
 def default_route(settings: Settings) -> Route:
-    return Route(name="default", url=settings.intake_url, key=settings.intake_key)
+    return Route(name=DEFAULT_ROUTE, url=settings.intake_url, key=settings.intake_key)
+
+
+def route_names(settings: Settings) -> tuple[str, ...]:
+    """The route names of ``settings``, for checking partners' ``intake_route``.
+
+    Only the names are read, so a partners edit is checked without the route
+    keys; :func:`load_routes` checks the rest of the file (and refuses a route
+    named ``default``).
+    """
+    names: list[str] = []
+    if settings.routes_file is not None:
+        data = load_yaml(settings.routes_file).data
+        items = data.get("routes") if isinstance(data, dict) else None
+        for item in items if isinstance(items, list) else []:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and name not in names and name != DEFAULT_ROUTE:
+                names.append(name)
+    return (*names, DEFAULT_ROUTE)
 
 
 def load_routes(settings: Settings, environ: Mapping[str, str] | None = None) -> Routes:
@@ -100,6 +149,49 @@ def load_routes(settings: Settings, environ: Mapping[str, str] | None = None) ->
         return Routes(routes=(), default=default)
     document = load_yaml(settings.routes_file)
     return parse_routes(document, default, environ=environ, production=settings.production)
+
+
+class PartnerRoutes:
+    """Each partner's ``intake_route``, as the partners file says now.
+
+    The forwarder asks at forward time, so a partners edit applies to reports
+    already in the outbox, in the server and in a separate ``widget-server
+    outbox forward`` process alike. :meth:`refresh` reads the file again when
+    its size or modification time changed (call it off the event loop). An
+    edit with a problem is not taken: the last good choices stay and the
+    problem lines are logged once, as the server's own reload does.
+    """
+
+    def __init__(self, partners_file: Path, names: Collection[str]) -> None:
+        self.partners_file = partners_file
+        self.names = tuple(names)
+        #: The file's (mtime, size) when last read; ``False`` before the first read.
+        self._seen: tuple[int, int] | bool | None = False
+        self._chosen: dict[str, str] = {}
+
+    def refresh(self, *, strict: bool = False) -> None:
+        """Read the file again if it changed; ``strict`` raises its problems instead of logging."""
+        try:
+            stat = self.partners_file.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._seen:  # unchanged, or still missing: logged once already
+            return
+        self._seen = stamp
+        try:
+            registry = load_partners(self.partners_file, routes=self.names)
+        except ProblemsError as exc:
+            if strict:
+                raise
+            for problem in exc.problems:
+                log.warning("partners not reread for routing: %s", problem)
+            return
+        self._chosen = {p.id: p.intake_route for p in registry if p.intake_route}
+
+    def __call__(self, partner: str) -> str | None:
+        """The route ``partner`` names, if any."""
+        return self._chosen.get(partner)
 
 
 def parse_routes(
@@ -156,6 +248,12 @@ def _route(
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         problem("name", "a route needs a name: lower case letters, digits, '_' or '-'")
+    elif name == DEFAULT_ROUTE:
+        problem(
+            "name",
+            f"{DEFAULT_ROUTE!r} is the name of the default route (WIDGET_INTAKE_URL)",
+            "choose another name",
+        )
     countries = _words(item.get("countries", []))
     partners = _words(item.get("partners", []))
     if countries is None or any(not _COUNTRY.match(c) for c in countries):
@@ -171,7 +269,7 @@ def _route(
     url = item.get("url")
     if not isinstance(url, str) or not _is_url(url):
         problem("url", "url must be the full http(s) address reports are posted to")
-    elif production and urlsplit(url).scheme != "https" and urlsplit(url).hostname not in _LOOPBACK:
+    elif production and not sends_privately(url):
         problem("url", "production sends reports over https only", "use an https:// address")
     key = _key(item, env, production, problem)
     if len(problems) > before:

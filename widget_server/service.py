@@ -26,6 +26,7 @@ from .model import LOCALES, Catalog
 from .pagecache import PageCache
 from .partners import Partner, Registry, load_partners
 from .problems import ProblemsError
+from .routing import route_names
 from .settings import Settings
 from .signing import Signer
 
@@ -37,7 +38,7 @@ FRAME_TEMPLATES = ("step.html", "outcome.html", "message.html")
 
 
 def load_world(settings: Settings) -> tuple[Catalog, Registry]:
-    """Load and check the trees, then the partners against them.
+    """Load and check the trees, then the partners against them and the intake routes.
 
     Raises :class:`~widget_server.problems.ProblemsError` with every problem,
     which the CLI prints as ``file:line:column`` lines.
@@ -45,8 +46,19 @@ def load_world(settings: Settings) -> tuple[Catalog, Registry]:
     from .compiler import load_catalog  # the tree compiler is only needed here
 
     catalog = load_catalog(settings.trees_dir)
-    registry = load_partners(settings.partners_file, trees=catalog.trees.keys())
-    return catalog, registry
+    return catalog, load_world_partners(settings, catalog)
+
+
+def load_world_partners(settings: Settings, catalog: Catalog) -> Registry:
+    """The partners file, checked against the catalog's trees and the route names.
+
+    The route names are read again with every partners edit, so an edit naming
+    a route that does not exist is refused like any other bad edit (the
+    forwarder checks the names against the routes it uses, too).
+    """
+    return load_partners(
+        settings.partners_file, trees=catalog.trees.keys(), routes=route_names(settings)
+    )
 
 
 def load_world_alerts(settings: Settings, catalog: Catalog, registry: Registry) -> Alerts:
@@ -182,7 +194,7 @@ class Widget:
             else:
                 catalog = world.catalog
                 registry = (
-                    load_partners(self.settings.partners_file, trees=catalog.trees.keys())
+                    load_world_partners(self.settings, catalog)
                     if partners_changed
                     else world.registry
                 )

@@ -8,10 +8,12 @@ mode refuses the defaults that are only safe locally.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .ratelimit import Rate, RateError
 
@@ -29,6 +31,16 @@ MIN_KEY_LENGTH = 32
 CLIENT_REPORT_RATE = Rate(10, 3600)
 PARTNER_REPORT_RATE = Rate(600, 3600)
 NO_LIMIT = Rate(0, 1)
+
+#: Hosts an intake may be reached at over plain http, even in production.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def sends_privately(url: str) -> bool:
+    """Whether reports may be posted to ``url`` in production: https, or plain http
+    to this machine only. The one rule for ``WIDGET_INTAKE_URL`` and the routes file."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in LOOPBACK_HOSTS
 
 
 class SettingsError(ValueError):
@@ -112,9 +124,14 @@ class Settings:
             )
         values: dict[str, object] = {}
         for name, parse in ENVIRONMENT.items():
-            raw = env.get(f"WIDGET_{name.upper()}")
+            variable = f"WIDGET_{name.upper()}"
+            raw = env.get(variable)
             if raw is not None and raw.strip() != "":
-                values[_FIELD.get(name, name)] = parse(raw.strip())
+                try:
+                    values[_FIELD.get(name, name)] = parse(raw.strip())
+                except SettingsError as exc:
+                    # Keys never reach a parser that fails, so the value may be shown.
+                    raise SettingsError(f"{variable}={raw.strip()}: {exc}") from None
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
@@ -138,10 +155,19 @@ class Settings:
                     "WIDGET_INTAKE_KEY is the development key or shorter than "
                     f"{MIN_KEY_LENGTH} characters; production needs the key agreed with the intake"
                 )
+            if not sends_privately(self.intake_url):
+                raise SettingsError(
+                    f"WIDGET_INTAKE_URL={self.intake_url}: production sends reports over https "
+                    "only (use an https:// address; plain http is for 127.0.0.1 or localhost)"
+                )
         if self.state_max_age < 60:
             raise SettingsError("WIDGET_STATE_MAX_AGE must be at least 60 seconds")
         if not 0.1 <= self.forward_deadline <= 600:
             raise SettingsError("WIDGET_FORWARD_DEADLINE must be between 0.1 and 600 seconds")
+        if not self.reload_interval >= 0:  # also refuses nan
+            raise SettingsError(
+                "WIDGET_RELOAD_INTERVAL must be 0 (no reloading) or a positive number of seconds"
+            )
 
 
 def _keys(raw: str) -> tuple[str, ...]:
@@ -149,9 +175,25 @@ def _keys(raw: str) -> tuple[str, ...]:
 
 
 def _url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise SettingsError(f"expected an http(s) URL, got {raw!r}")
+    try:
+        host = urlsplit(raw).hostname
+    except ValueError:
+        host = None
+    if not raw.startswith(("http://", "https://")) or not host:
+        raise SettingsError("expected an http(s) URL")
     return raw.rstrip("/")
+
+
+def _origin(raw: str) -> str:
+    """``WIDGET_PUBLIC_URL``: the loader and the frame's forms use paths from the origin's root."""
+    url = _url(raw)
+    parts = urlsplit(url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(
+            "the server is reached at the root of its origin, so write the origin only, "
+            "e.g. https://widget.example.org"
+        )
+    return url
 
 
 def _rate(raw: str) -> Rate:
@@ -165,21 +207,24 @@ def _positive_int(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise SettingsError(f"expected a whole number, got {raw!r}") from None
+        raise SettingsError("expected a whole number") from None
 
 
 def _seconds(raw: str) -> float:
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
-        raise SettingsError(f"expected a number of seconds, got {raw!r}") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise SettingsError("expected a number of seconds")
+    return seconds
 
 
 #: Every environment variable, without its ``WIDGET_`` prefix, and its parser.
 ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "mode": str,
     "secret_keys": _keys,
-    "public_url": _url,
+    "public_url": _origin,
     "data_dir": Path,
     "trees": Path,
     "partners": Path,
