@@ -17,7 +17,7 @@
     }[lang.slice(0, 2).toLowerCase()] || ["Help for victims", "Close"],
     label = o.label || T[0],
     side = { left: "l", right: "r" }[o.position] || "e",
-    // kept for the frame from before it exists: see "Layout shift" in the README
+    // see "Layout shift" in the README
     H = o.height || "100vh",
     box, dlg, facade, f, ready, want, host;
 
@@ -40,6 +40,7 @@
       host.style.setProperty("--cw-h", H);
       f = el("iframe", {
         title: label,
+        allow: "clipboard-write",
         src: W + "/w/" + encodeURIComponent(o.embed) + "?origin=" +
           encodeURIComponent(location.origin) + "&lang=" + encodeURIComponent(lang),
       });
@@ -78,23 +79,22 @@
       css = new CSSStyleSheet();
     if (slot) slot.replaceChildren(host);
     else d.body.append(host);
-    css.replaceSync(
-      ":host{all:initial!important;display:" + (mode == "launcher" ? "contents" : "block") +
-        "!important;min-height:var(--cw-h)!important}" +
-        "*{box-sizing:border-box;font:16px/1.4 system-ui,sans-serif}" +
-        "button{cursor:pointer;border:0;border-radius:2em;margin:0;padding:.7em 1.2em;" +
-        "min-height:44px;background:#000091;color:#fff;font-weight:700}" +
-        "button:focus-visible{outline:3px solid #000091;box-shadow:0 0 0 6px #fff}" +
-        ".b{position:fixed;bottom:16px;z-index:2147483647}" +
-        "dialog{position:fixed;inset:auto;bottom:80px;margin:0;padding:0;border:0;" +
-        "width:min(416px,100vw - 32px);max-height:calc(100dvh - 96px);overflow:auto;" +
-        "border-radius:16px;background:#fff;box-shadow:0 8px 32px #0005}" +
-        "::backdrop{background:#0003}" +
-        ".e{inset-inline-end:16px}.l{left:16px}.r{right:16px}" +
-        "header{position:sticky;top:0;display:flex;justify-content:end;background:#fff}" +
-        ".x{background:none;color:#000091;width:44px;padding:0;font-size:24px}" +
-        "iframe{display:block;width:100%;height:320px;border:0}"
-    );
+    css.replaceSync(`
+:host{all:initial!important;display:${mode == "launcher" ? "contents" : "block"}!important;
+min-height:var(--cw-h)!important}
+*{box-sizing:border-box;margin:0;padding:0;font:16px/1.4 system-ui,sans-serif}
+button{border:2px solid #0000;border-radius:2em;padding:9.2px 17.2px;cursor:pointer;
+min-height:44px;background:#000091;color:#fff;font-weight:700}
+button:focus-visible{outline:3px solid #000091;outline-offset:3px;box-shadow:0 0 0 3px #fff}
+.b{position:fixed;bottom:16px;z-index:2147483647}
+dialog{position:fixed;inset:auto;bottom:80px;scroll-padding-top:56px;
+border:2px solid #0000;width:min(416px,100vw - 32px);max-height:calc(100dvh - 96px);
+overflow:auto;border-radius:16px;background:#fff;box-shadow:0 8px 32px #0005}
+::backdrop{background:#0003}
+.e{inset-inline-end:16px}.l{left:16px}.r{right:16px}
+header{position:sticky;top:0;display:flex;justify-content:end;padding:6px;background:#fff}
+.x{background:none;color:#000091;width:44px;padding:0;font-size:24px}
+iframe{display:block;width:100%;height:320px;border:0}`);
     root.adoptedStyleSheets = [css];
     if (mode == "launcher") {
       el("button", { className: "b " + side, textContent: label, onclick: open, ariaHasPopup: "dialog" },
@@ -129,6 +129,5 @@
     }
   }
 
-  if (d.readyState == "loading") d.addEventListener("DOMContentLoaded", init);
-  else init();
+  d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", init) : init();
 })();

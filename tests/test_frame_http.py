@@ -257,7 +257,7 @@ def test_missing_answer_stays_on_the_question_with_an_error(victim: Victim) -> N
     page = victim.open(lang="en")
     again = victim.submit(page)
     assert again.status == 400 and again.node == "who"
-    assert 'role="alert"' in again.text and "Choose at least one answer" in again.text
+    assert 'role="alert"' in again.text and "Choose one answer to continue" in again.text
     assert 'aria-invalid="true"' in again.text
 
 

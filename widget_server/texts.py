@@ -7,6 +7,7 @@ the exact line of the locale that has them, and renders each string once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +21,19 @@ from .yamlsource import Document, Path_
 ONE_LINE_KEYS = frozenset({"label", "title", "name"})
 
 _LOCALE_SET = frozenset(LOCALES)
+
+#: A space French typography keeps from breaking: before ? ! : ; and », after «.
+_FRENCH_SPACE = re.compile(r"[ \u00a0]+(?=[?!:;»])|(?<=«)[ \u00a0]+")
+
+
+def french_spacing(text: str) -> str:
+    """``text`` with narrow no-break spaces where French puts a space around punctuation.
+
+    Authors type an ordinary space before "?" or ":", which a phone's narrow
+    column may wrap, leaving the mark alone at the start of a line. The source
+    stays as written; only what victims see and what the intake receives change.
+    """
+    return _FRENCH_SPACE.sub("\u202f", text)
 
 
 class TextCompiler:
@@ -67,7 +81,10 @@ class TextCompiler:
 
     def text(self, raw: Mapping[str, str]) -> Text:
         """Compile a checked text (every locale present) to its immutable form."""
-        rendered = {locale: self.rendered(raw[locale]) for locale in LOCALES}
+        rendered = {
+            locale: self.rendered(french_spacing(raw[locale]) if locale == "fr" else raw[locale])
+            for locale in LOCALES
+        }
         return Text(
             source=MappingProxyType({locale: raw[locale] for locale in LOCALES}),
             html=MappingProxyType({locale: r.html for locale, r in rendered.items()}),

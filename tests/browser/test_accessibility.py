@@ -25,6 +25,7 @@ from .conftest import RealSites
 from .driver import record, submit, widget_frame
 from .paths import Path as Answers
 from .paths import paths_to_every_node
+from .reports import open_the_report_form
 
 pytestmark = pytest.mark.browser
 
@@ -156,6 +157,30 @@ def test_start_and_outcome_pages_in_every_locale(
             "rtl" if locale == "ar" else "ltr",
         ]
         violations += axe_violations(frame, f"{locale}/{where}")
+    assert violations == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_error_and_report_pages_in_every_locale(
+    frame_page: tuple[Page, Frame], real_sites: RealSites, locale: str
+) -> None:
+    """The pages a victim meets off the happy path, and the end of a report."""
+    _, frame = frame_page
+    violations: list[str] = []
+    show(real_sites, frame, (), locale)
+    submit(frame, lambda: frame.locator('button[name="do"][value="next"]').click())
+    assert frame.locator("#cw-error").count() == 1
+    violations += axe_violations(frame, f"{locale}/no answer")
+
+    open_the_report_form(real_sites, frame, locale)
+    violations += axe_violations(frame, f"{locale}/report form")
+    submit(frame, lambda: frame.locator('button[name="do"][value="send"]').click())
+    assert frame.locator(".cw-error-summary").count() == 1
+    violations += axe_violations(frame, f"{locale}/report form with errors")
+    frame.locator('label[for="cw-consent"]').click()
+    submit(frame, lambda: frame.locator('button[name="do"][value="send"]').click())
+    frame.locator("#cw-reference").wait_for()
+    violations += axe_violations(frame, f"{locale}/report sent")
     assert violations == []
 
 

@@ -73,7 +73,8 @@ def test_only_the_loader_loads_until_the_victim_opens_the_widget(
     assert frame_url.path == "/w/fixture-token"
     assert parse_qs(frame_url.query) == {"origin": [fixture_sites.partner], "lang": [lang]}
     assert iframe(page).get_attribute("title") == label
-    assert iframe(page).get_attribute("allow") is None
+    # Only what the frame uses: copying the reference number of a report.
+    assert iframe(page).get_attribute("allow") == "clipboard-write"
 
 
 def test_page_mode_loads_the_frame_at_once_without_taking_focus(
@@ -339,3 +340,78 @@ def test_the_launcher_sits_on_the_side_asked_for(
     assert box is not None
     width = page.viewport_size["width"] if page.viewport_size else 0
     assert (box["x"] + box["width"] / 2 < width / 2) == (side == "left")
+
+
+#: The border and outline of an element as computed, and whether forced colors are on.
+EDGES = """(e) => { const s = getComputedStyle(e); return {
+    border: [s.borderTopWidth, s.borderTopStyle, s.borderTopColor],
+    outline: [s.outlineWidth, s.outlineStyle, s.outlineColor, s.outlineOffset],
+    shadow: s.boxShadow, background: s.backgroundColor,
+    forced: matchMedia('(forced-colors: active)').matches}; }"""
+
+
+def rgb(color: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in color[color.index("(") + 1 : -1].split(",")[:3])
+
+
+def contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    def luminance(c: tuple[int, ...]) -> float:
+        linear = [v / 255 / 12.92 if v <= 10 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_forced_colors_draw_the_edges_of_the_launcher_and_its_panel(
+    page: Page, fixture_sites: Sites
+) -> None:
+    """Windows High Contrast drops backgrounds and shadows: only borders are left to
+    show where a button or the panel ends, so they have one (transparent otherwise)."""
+    page.emulate_media(forced_colors="active")
+    goto(page, fixture_sites, "launcher")
+    launcher = page.get_by_role("button", name=LABELS["fr"], exact=True)
+    launcher.click()
+    widget_frame(page)
+    for element in (launcher, dialog(page), page.get_by_role("button", name="Fermer")):
+        edges = element.evaluate(EDGES)
+        assert edges["forced"]
+        width, style, color = edges["border"]
+        assert float(width.removesuffix("px")) >= 2 and style == "solid", edges
+        # Forced colors paint the border in a system colour: it is not transparent.
+        assert color != "rgba(0, 0, 0, 0)", edges
+
+
+def test_without_forced_colors_the_borders_are_transparent(
+    page: Page, fixture_sites: Sites
+) -> None:
+    goto(page, fixture_sites, "launcher")
+    launcher = page.get_by_role("button", name=LABELS["fr"], exact=True)
+    launcher.click()
+    widget_frame(page)
+    for element in (launcher, dialog(page)):
+        edges = element.evaluate(EDGES)
+        assert not edges["forced"]
+        assert edges["border"] == ["2px", "solid", "rgba(0, 0, 0, 0)"], edges
+
+
+def test_the_launcher_focus_ring_stands_out(page: Page, fixture_sites: Sites) -> None:
+    """A 3px ring, 3px away from the button: dark blue on a white halo, so it shows
+    on light and dark partner pages alike and is not lost against the button."""
+    goto(page, fixture_sites, "launcher")
+    page.get_by_role("button", name=LABELS["fr"], exact=True).wait_for()
+    for _ in range(10):
+        if deep_active_element(page) == "button.b.e":
+            break
+        page.keyboard.press("Tab")
+    launcher = page.locator("cyber-widget button.b")
+    assert launcher.evaluate("(b) => b.matches(':focus-visible')")
+    edges = launcher.evaluate(EDGES)
+    width, style, color, offset = edges["outline"]
+    assert style == "solid" and float(width.removesuffix("px")) >= 2, edges
+    assert float(offset.removesuffix("px")) >= 2, edges
+    assert contrast(rgb(color), (255, 255, 255)) >= 3, edges
+    # The halo fills the gap between button and ring with white, at least as wide.
+    assert "rgb(255, 255, 255)" in edges["shadow"], edges
+    halo = float(edges["shadow"].split()[-1].removesuffix("px"))
+    assert halo >= float(offset.removesuffix("px")), edges

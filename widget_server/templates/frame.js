@@ -16,9 +16,16 @@
     if (parent && parentOrigin) parent.postMessage(message, parentOrigin);
   }
 
+  // Focus goes to the heading without scrolling to it: on a phone or zoomed in,
+  // that would scroll "Leave quickly" out of view. The top of the page, where
+  // "Leave quickly" is, is brought into view instead, only if it is not (the
+  // launcher's panel keeps a scroll-padding clear of its sticky close bar).
   function focusHeading() {
     var heading = document.getElementById("cw-heading");
-    if (heading) heading.focus();
+    if (!heading) return;
+    heading.focus({ preventScroll: true });
+    var top = document.querySelector(".cw-top");
+    if (top) top.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   function reportHeight() {
@@ -52,9 +59,9 @@
     }
   });
 
-  // "Copy the number": shown only where the browser can copy on its own. Where
-  // copying is refused (an old browser, a host page that did not allow it), the
-  // number is selected instead and the victim is told to copy it themselves.
+  // "Copy the number": shown only where the browser can copy on its own and the
+  // page may (see canCopy). Where copying is refused all the same, the number is
+  // selected instead and the victim is told to copy it themselves.
   function selectText(element) {
     var range = document.createRange();
     range.selectNodeContents(element);
@@ -87,7 +94,17 @@
     button.hidden = false;
   }
 
-  if (navigator.clipboard && typeof navigator.clipboard.writeText === "function") {
+  // A partner page may frame us without allow="clipboard-write": the button would
+  // then always fail, so it stays hidden wherever the policy says no.
+  function canCopy() {
+    var clipboard = navigator.clipboard;
+    if (!clipboard || typeof clipboard.writeText !== "function") return false;
+    var policy = document.permissionsPolicy || document.featurePolicy;
+    return !policy || typeof policy.allowsFeature !== "function" ||
+      policy.allowsFeature("clipboard-write");
+  }
+
+  if (canCopy()) {
     var buttons = document.querySelectorAll("button[data-copy]");
     for (var i = 0; i < buttons.length; i++) copyButton(buttons[i]);
   }
