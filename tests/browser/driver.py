@@ -7,6 +7,7 @@ the same names a screen reader announces.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from playwright.sync_api import Frame, Locator, Page
@@ -25,6 +26,23 @@ addEventListener("securitypolicyviolation", (e) => window.__violations.push(
 
 #: The launcher's and facade's default labels, by the page's language.
 LABELS = {"fr": "Aide aux victimes", "en": "Help for victims", "ar": "مساعدة الضحايا"}
+
+
+def wait_until(target: Page | Frame, expression: str, arg: object = None) -> None:
+    """Return once ``expression`` (a JavaScript expression or function) is truthy in ``target``.
+
+    Playwright's ``wait_for_function`` answers at once when the expression is
+    already true, but when it must poll it builds the predicate with ``new
+    Function`` inside the page, which our frame's and our partner pages' CSP
+    (no 'unsafe-eval') refuse: a race that failed now and then. ``evaluate``
+    goes through the debugger protocol, which CSP does not restrict, so this
+    asks from Python until the answer is yes or Playwright's usual 30 s pass.
+    """
+    deadline = time.monotonic() + 30
+    while not target.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after 30 s: {expression}")
+        target.wait_for_timeout(20)  # lets Playwright dispatch events meanwhile
 
 
 def record(page: Page) -> None:
@@ -55,7 +73,8 @@ def widget_frame(page: Page) -> Frame:
 
 
 def wait_for_messages(page: Page, kind: str, count: int) -> None:
-    page.wait_for_function(
+    wait_until(
+        page,
         "([kind, count]) => window.__messages.filter((m) => m.type === kind).length >= count",
         arg=[kind, count],
     )
@@ -80,12 +99,13 @@ def assert_height_follows(page: Page, frame: Frame) -> None:
     moment after the host page set it, so both sides are awaited before measuring.
     """
     height = content_height(frame)
-    page.wait_for_function(
+    wait_until(
+        page,
         "(h) => document.querySelector('cyber-widget').shadowRoot"
         ".querySelector('iframe').getBoundingClientRect().height === h",
         arg=height,
     )
-    frame.wait_for_function("(h) => document.documentElement.clientHeight === h", arg=height)
+    wait_until(frame, "(h) => document.documentElement.clientHeight === h", arg=height)
     scroll = frame.evaluate(
         "[document.documentElement.scrollHeight, document.documentElement.clientHeight]"
     )
@@ -110,7 +130,7 @@ def submit(frame: Frame, action: Callable[[], None]) -> None:
     frame.evaluate("window.__submitted = true")
     with frame.expect_navigation():
         action()
-    frame.wait_for_function("!window.__submitted && document.readyState === 'complete'")
+    wait_until(frame, "!window.__submitted && document.readyState === 'complete'")
 
 
 def answer_by_mouse(frame: Frame, answer: str | tuple[str, ...]) -> None:

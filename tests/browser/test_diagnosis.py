@@ -25,6 +25,7 @@ from .driver import (
     open_by_keyboard,
     open_widget,
     record,
+    wait_until,
     widget_frame,
 )
 from .paths import outcome_of
@@ -75,7 +76,7 @@ def test_a_victim_completes_a_diagnosis(
     ]
     assert page.evaluate("document.documentElement.dir") == ("rtl" if lang == "ar" else "ltr")
     if by == "keyboard" and mode != "page":
-        frame.wait_for_function("document.activeElement.id === 'cw-heading'")
+        wait_until(frame, "document.activeElement.id === 'cw-heading'")
 
     for answer in scenario.answers:
         assert frame.locator("form[data-node]").count() == 1
@@ -92,7 +93,7 @@ def test_a_victim_completes_a_diagnosis(
     assert main.get_attribute("data-node") == expected.id
     assert frame.evaluate("document.documentElement.dir") == ("rtl" if lang == "ar" else "ltr")
     if by == "keyboard":
-        frame.wait_for_function("document.activeElement.id === 'cw-heading'")
+        wait_until(frame, "document.activeElement.id === 'cw-heading'")
     assert page.evaluate("window.__violations") == []
 
 
@@ -121,7 +122,7 @@ def test_escape_in_the_real_frame_closes_the_launcher_and_focus_returns(
     page.goto(f"{real_sites.partner}/launcher.html")
     open_widget(page, "launcher", LABELS["fr"])
     frame = widget_frame(page)
-    frame.wait_for_function("document.activeElement.id === 'cw-heading'")
+    wait_until(frame, "document.activeElement.id === 'cw-heading'")
     page.keyboard.press("Escape")  # pressed inside the frame, on the widget's origin
     dialog(page).wait_for(state="hidden")
     assert deep_active_element(page).startswith("button")

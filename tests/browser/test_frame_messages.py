@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Frame, Page
 
 from .conftest import RealSites
-from .driver import record
+from .driver import record, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -96,7 +96,8 @@ def test_the_frame_takes_focus_requests_from_its_parent_only(
     }
     for origin, sender in senders.items():
         sender.evaluate(ASK_SIBLINGS)
-        frame.wait_for_function(
+        wait_until(
+            frame,
             "(origin) => window.__messages.some("
             "(m) => m.type === 'cyberwidget:focus' && m.origin === origin)",
             arg=origin,
@@ -107,6 +108,6 @@ def test_the_frame_takes_focus_requests_from_its_parent_only(
     assert frame.evaluate("document.activeElement.id") != "cw-heading"
 
     page.evaluate(ASK_FRAME, real_sites.widget)
-    frame.wait_for_function("window.__headingFocus === 1")
+    wait_until(frame, "window.__headingFocus === 1")
     assert focus_requests(frame, real_sites.partner) == 2
     assert frame.evaluate("document.activeElement.id") == "cw-heading"

@@ -34,7 +34,7 @@ from widget_server.settings import Settings
 from widget_server.signing import Signer
 
 from .conftest import PARTNERS
-from .driver import LABELS, wait_for_messages
+from .driver import LABELS, wait_for_messages, wait_until
 from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
@@ -136,7 +136,7 @@ def test_the_host_page_does_not_move_until_the_first_question(
     wait_for_messages(page, "cyberwidget:ready", 1)
     frame = page.frame_locator("cyber-widget iframe")
     frame.locator("form[data-node] input[name=answer]").first.wait_for()
-    page.wait_for_function("window.__messages.some((m) => m.type === 'cyberwidget:resize')")
+    wait_until(page, "window.__messages.some((m) => m.type === 'cyberwidget:resize')")
     page.evaluate(FRAMES_PAINTED)
     shifts = page.evaluate("window.__shifts")
     counted = [s["value"] for s in shifts if not s["input"]]

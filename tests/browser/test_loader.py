@@ -23,6 +23,7 @@ from .driver import (
     open_widget,
     record,
     wait_for_messages,
+    wait_until,
     widget_frame,
 )
 
@@ -140,7 +141,7 @@ def test_the_launcher_is_a_modal_dialog_that_escape_closes(
     panel.wait_for()
     assert dialog(page).evaluate("(d) => d.open && d.matches(':modal')")
     frame = widget_frame(page)
-    frame.wait_for_function("document.activeElement.tagName === 'H1'")
+    wait_until(frame, "document.activeElement.tagName === 'H1'")
 
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
@@ -159,7 +160,7 @@ def test_the_panel_closes_on_escape_when_the_close_button_has_focus(
     goto(page, fixture_sites, "launcher")
     open_widget(page, "launcher", LABELS["fr"])
     # The frame takes focus once it is ready: wait for that, then move it.
-    widget_frame(page).wait_for_function("document.activeElement.tagName === 'H1'")
+    wait_until(widget_frame(page), "document.activeElement.tagName === 'H1'")
     page.get_by_role("button", name="Fermer").focus()
     page.keyboard.press("Escape")
     dialog(page).wait_for(state="hidden")
@@ -197,7 +198,7 @@ def test_a_stub_method_the_host_kept_opens_the_widget_and_focus_returns_to_it(
     page.get_by_role("button", name=LABELS["fr"], exact=True).wait_for()
     assert page.evaluate("typeof window.CyberWidget.open") == "function"
     page.get_by_role("button", name="Open help").click()
-    widget_frame(page).wait_for_function("document.activeElement.tagName === 'H1'")
+    wait_until(widget_frame(page), "document.activeElement.tagName === 'H1'")
     page.keyboard.press("Escape")
     dialog(page).wait_for(state="hidden")
     assert deep_active_element(page) == "button#open-help"
@@ -283,7 +284,7 @@ def test_a_strict_host_csp_reports_no_violation(
         "document.head.append(Object.assign(document.createElement('style'), "
         "{textContent: 'p {color: red}'}))"
     )
-    page.wait_for_function("window.__violations.length === 1")
+    wait_until(page, "window.__violations.length === 1")
 
 
 def test_hostile_host_css_does_not_break_the_launcher(page: Page, fixture_sites: Sites) -> None:

@@ -27,6 +27,7 @@ from .driver import (
     dialog,
     open_widget,
     record,
+    wait_until,
     widget_frame,
 )
 from .host_site import PAGES, host_app
@@ -115,7 +116,7 @@ SETTLED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimat
 
 
 def heading_focused(page: Page, frame: Frame) -> None:
-    frame.wait_for_function("document.activeElement.id === 'cw-heading'")
+    wait_until(frame, "document.activeElement.id === 'cw-heading'")
     frame.evaluate(SETTLED)
     page.evaluate(SETTLED)
 

@@ -27,6 +27,7 @@ from widget_server.service import load_world, load_world_alerts
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 
+from .driver import wait_until
 from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
@@ -171,7 +172,7 @@ def test_the_tripwire_sees_a_script_that_runs_and_one_the_csp_stops(
         """() => { const s = document.createElement('script');
         s.textContent = "__xss('inline')"; document.body.append(s); }"""
     )
-    armed.wait_for_function("window.__violations.length > 0")
+    wait_until(armed, "window.__violations.length > 0")
     found = inspect(armed)
     assert found["fired"] == ["control"]  # the inline script was stopped by the CSP
     violations = found["violations"]
