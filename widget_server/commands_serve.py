@@ -18,6 +18,7 @@ from typing import Any
 
 from .assets import load_assets
 from .cli import CommandError
+from .i18n import known
 from .model import LOCALES
 from .partners import Partner, load_partners
 from .settings import Settings
@@ -211,13 +212,13 @@ def language(value: str) -> str:
             f"{value!r} is not a language tag; give one of {', '.join(LOCALES)}, "
             "or a tag such as fr-BE"
         )
-    primary = tag.group(1).lower()
-    if primary not in LOCALES:
+    locale = known(value)
+    if locale is None:
         raise argparse.ArgumentTypeError(
-            f"the widget does not speak {primary!r} (from {value!r}); "
+            f"the widget does not speak {tag.group(1).lower()!r} (from {value!r}); "
             f"give one of {', '.join(LOCALES)}, or a tag of one such as fr-BE"
         )
-    return primary
+    return locale
 
 
 @dataclass(frozen=True)

@@ -165,8 +165,9 @@ class PartnerRoutes:
     def __init__(self, partners_file: Path, names: Collection[str]) -> None:
         self.partners_file = partners_file
         self.names = tuple(names)
-        #: The file's (mtime, size) when last read; ``False`` before the first read.
-        self._seen: tuple[int, int] | bool | None = False
+        #: The file's (mtime, size) when last read, ``None`` while it is missing;
+        #: no file has the first value, so the first call reads it.
+        self._seen: tuple[int, int] | None = (-1, -1)
         self._chosen: dict[str, str] = {}
 
     def refresh(self, *, strict: bool = False) -> None:
