@@ -3,14 +3,17 @@
 In every case, each accepted report reaches the intake exactly once, counted
 at the intake by report id, and none is lost: the intake down and back, errors
 a third of the time, stalls past the deadline, connections cut after the body
-was read, the forwarding process killed with SIGKILL mid-burst, and two
-processes forwarding from one database. Backoffs are shortened so the file runs
-in seconds; every wait polls with a bounded deadline, no sleep is an assertion.
+was read, the forwarding process killed with SIGKILL mid-burst, two
+processes forwarding from one database, and an intake answering 200 without an
+acknowledgement (an HTML page, a JSON error, an empty body, another report's id)
+until the real one answers. Backoffs are shortened so the file runs in seconds;
+every wait polls with a bounded deadline, no sleep is an assertion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -25,10 +28,10 @@ from pathlib import Path
 import pytest
 from helpers import free_port, wait_for
 
-from widget_server.forwarder import Forwarder, Tuning, backoff, parse_retry_after
+from widget_server.forwarder import Forwarder, Tuning
 from widget_server.intake import IntakeThread
-from widget_server.intake_faults import Faults
-from widget_server.intake_store import received_ids
+from widget_server.intake_faults import UNACKNOWLEDGED, Faults
+from widget_server.intake_store import IntakeStore, received_ids
 from widget_server.outbox import Outbox, outbox_path
 from widget_server.payload import Identity, example_report
 from widget_server.routing import load_routes
@@ -47,6 +50,8 @@ TUNING = Tuning(
     backoff_base=0.02,
     backoff_cap=0.2,
     retry_after_cap=0.2,
+    unacknowledged_backoff_base=0.02,
+    unacknowledged_backoff_cap=0.2,
     concurrency=8,
     poll_interval=0.05,
     stop_grace=0.5,
@@ -292,13 +297,51 @@ def test_two_processes_forward_from_one_database(tmp_path: Path):
 
 
 def _listing(intake_db: Path) -> list[dict]:
-    from widget_server.intake_store import IntakeStore
-
     store = IntakeStore(intake_db)
     try:
         return store.list(limit=1000)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("after_store", [False, True], ids=["before-storing", "after-storing"])
+@pytest.mark.parametrize("kind", UNACKNOWLEDGED)
+def test_intake_answers_2xx_without_an_acknowledgement(
+    tmp_path: Path, kind: str, after_store: bool
+):
+    """A maintenance page, a JSON error, an empty body or another report's receipt, all
+    with a 200, then the real intake on the same port: each report is delivered once it
+    answers, and its identity and description stay whole until then."""
+    faults = Faults(
+        unacknowledged_rate=1.0, unacknowledged_answers=(kind,), after_store=after_store
+    )
+    patient = Tuning(**{**TUNING.__dict__, "unacknowledged_attempts": 10_000})
+    intake_db = tmp_path / "intake.sqlite3"
+    faulty = IntakeThread(intake_db, KEY, faults=faults).start()
+    settings = settings_for(tmp_path, faulty.port)
+    outbox = Outbox(outbox_path(settings))
+    accepted = accept(outbox, 6, identity=Identity(NAME, EMAIL, PHONE), description=STORY)
+    try:
+        with forwarding(settings, outbox, patient):
+            wait_for(
+                lambda: all(
+                    r.attempts >= 3 and (r.last_error or "").startswith("unacknowledged:")
+                    for r in outbox.rows(limit=100)
+                ),
+                "every report to be answered 200 without an acknowledgement three times",
+            )
+            faulty.stop()
+            for row in outbox.rows(limit=100):
+                assert row.state in ("pending", "sending") and row.case_number is None
+                body = json.loads(outbox.body(row.report_id) or b"{}")  # not purged
+                assert body["identity"]["name"] == NAME and body["description"] == STORY
+            with IntakeThread(intake_db, KEY, port=faulty.port):  # the real intake answers
+                wait_for(delivered(outbox, 6), "delivery once the real intake answers")
+    finally:
+        faulty.stop()
+    assert faults.done["unacknowledged"] >= 18
+    assert_exactly_once(intake_db, outbox, accepted)
+    assert all(r.case_number != "IN-2026-WRONG1" for r in outbox.rows(limit=100))
 
 
 def test_refused_reports_go_dead_with_the_reason_and_can_be_retried(tmp_path: Path):
@@ -364,22 +407,3 @@ def test_nothing_of_the_victim_appears_in_any_log(tmp_path: Path, caplog: pytest
             assert secret not in text, f"{secret!r} appears in a log"
     assert outbox.get(dead[0]) is not None
     assert_exactly_once(intake_db, outbox, accepted)
-
-
-def test_backoff_is_full_jitter_and_capped():
-    import random
-
-    rng = random.Random(1)
-    tuning = Tuning(backoff_base=1.0, backoff_cap=60.0)
-    for attempts, ceiling in [(1, 1.0), (2, 2.0), (4, 8.0), (7, 60.0), (40, 60.0)]:
-        waits = [backoff(attempts, tuning, rng) for _ in range(200)]
-        assert all(0.0 <= w <= ceiling for w in waits)
-        assert max(waits) > ceiling / 2  # spread over the whole range, not bunched
-
-
-def test_retry_after_is_read_as_seconds_or_an_http_date():
-    assert parse_retry_after("120") == 120.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412420.0) == 60.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412540.0) == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None

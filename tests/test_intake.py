@@ -14,14 +14,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from helpers import free_port
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 from widget_server import cli, signature
 from widget_server.intake import MAX_BODY, IntakeThread
-from widget_server.intake_faults import Faults
+from widget_server.intake_answer import case_of, unacknowledged
+from widget_server.intake_faults import UNACKNOWLEDGED, Faults
 from widget_server.outbox import Outbox, outbox_path
-from widget_server.payload import Identity, encode, example_report
-from widget_server.reference import new_reference
+from widget_server.payload import Identity, encode, example_report, schema_errors
+from widget_server.reference import is_valid, new_reference
+from widget_server.settings import Settings
 
 KEY = "intake-test-key-0123456789abcdef0123"
 OPERATOR = "operator-key-0123456789"
@@ -87,6 +93,9 @@ def test_the_same_key_and_body_get_the_same_answer_and_another_body_a_conflict(
     again = send(intake.reports_url, data)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["case_number"] == first.json()["case_number"]
+    for answer in (first, again):  # a replay is acknowledged too, or it would never be delivered
+        assert answer.json()["idempotency_key"] == answer.json()["report_id"] == data["report_id"]
+        assert unacknowledged(answer.content, data["report_id"], answer.status_code) is None
     changed = {**data, "description": "something else"}
     conflict = send(intake.reports_url, changed)
     assert conflict.status_code == 409
@@ -216,6 +225,20 @@ def test_faults_answer_errors_and_cut_connections(tmp_path: Path):
         assert httpx.get(intake.reports_url).json()["count"] == 1  # stored before the cut
 
 
+def test_faults_answer_200s_that_acknowledge_nothing(tmp_path: Path):
+    for kind in UNACKNOWLEDGED:
+        faults = Faults(unacknowledged_rate=1.0, unacknowledged_answers=(kind,), after_store=True)
+        with IntakeThread(tmp_path / f"{kind}.sqlite3", KEY, faults=faults) as intake:
+            data = report()
+            response = send(intake.reports_url, data)
+            assert response.status_code == 200, kind
+            assert unacknowledged(response.content, data["report_id"], 200), kind
+            assert httpx.get(intake.reports_url).json()["count"] == 1  # stored all the same
+        assert faults.done == {"unacknowledged": 1}
+    with pytest.raises(ValueError, match="unknown unacknowledged answer 'teapot'"):
+        Faults(unacknowledged_rate=1.0, unacknowledged_answers=("teapot",))
+
+
 def test_widget_server_intake_command_runs_the_intake(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "WIDGET_DATA_DIR": str(tmp_path)}
@@ -252,8 +275,6 @@ def test_outbox_command_lists_and_retries(tmp_path: Path, monkeypatch: pytest.Mo
     for name in [k for k in os.environ if k.startswith("WIDGET_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("WIDGET_DATA_DIR", str(tmp_path))
-    from widget_server.settings import Settings
-
     outbox = Outbox(outbox_path(Settings(data_dir=tmp_path)))
     secret = "Jeanne Secret"
     dead = outbox.accept(example_report(identity=Identity(secret, "j@example.org")))
@@ -291,11 +312,6 @@ def _wait_until_listening(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def test_every_answer_matches_the_published_openapi_description(tmp_path: Path):
-    import yaml
-    from jsonschema import Draft202012Validator
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT202012
-
     base = "https://widget.example/schemas/"
     with IntakeThread(tmp_path / "i.sqlite3", KEY, OPERATOR) as intake:
         published = httpx.get(f"{intake.url}/openapi.yaml")
@@ -372,13 +388,18 @@ def test_the_docs_reference_check_agrees_with_ours():
 
 
 def test_the_docs_example_report_matches_the_schema():
-    from widget_server.payload import schema_errors
-    from widget_server.reference import is_valid
-
     example = json.loads(_blocks("json")[0])
     assert schema_errors(example) == []
     assert is_valid(example["reference"])
     assert set(example) == set(report())
+
+
+def test_the_docs_acknowledgement_acknowledges_the_docs_report_and_the_error_does_not():
+    report_id = json.loads(_blocks("json")[0])["report_id"]
+    acknowledgement, error = (block.encode() for block in _blocks("json")[1:3])
+    assert unacknowledged(acknowledgement, report_id, 201) is None
+    assert case_of(acknowledgement)[0] == "IN-2025-7K3M9Q"
+    assert (unacknowledged(error, report_id, 200) or "").startswith("unacknowledged:")
 
 
 def test_the_docs_show_the_real_command_lines():

@@ -1,4 +1,5 @@
-"""An intake's answer is untrusted: what comes out of it is short, printable and a real link."""
+"""An intake's answer is untrusted: what comes out of it is short, printable and a real link,
+and only a JSON object echoing the report's id acknowledges it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import json
 
 import pytest
 
-from widget_server.intake_answer import case_of, reason_of
+from widget_server.intake_answer import case_of, reason_of, unacknowledged
+
+REPORT_ID = "5d0f6c3e-8a51-4c1e-9f7b-2a64e0c1d9b3"
+OTHER_ID = "0b9e2f4a-1c3d-4e5f-8a7b-6c5d4e3f2a1b"
 
 
 def _answer(**fields: object) -> bytes:
@@ -56,3 +60,45 @@ def test_a_refusal_reads_its_code_and_a_printable_message() -> None:
     assert reason.startswith("bad_signature: the intake answered 403 (signature? mismatch?")
     assert len(reason) < 360 and "\n" not in reason and "\x00" not in reason
     assert reason_of(_answer(error="no spaces allowed"), 400).startswith("http_400:")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _answer(report_id=REPORT_ID),
+        _answer(report_id=REPORT_ID, idempotency_key=REPORT_ID, case_number="IN-1"),
+        _answer(report_id=REPORT_ID, error=None),
+    ],
+)
+def test_an_answer_echoing_the_report_id_acknowledges_it(answer: bytes) -> None:
+    assert unacknowledged(answer, REPORT_ID, 201) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (b"", "with an empty body"),
+        (b"  \r\n", "with an empty body"),
+        (b"<html><h1>Maintenance</h1></html>", "not JSON"),
+        (b"\xff\xfe{", "not JSON"),
+        (b'["' + REPORT_ID.encode() + b'"]', "not an object"),
+        (_answer(error="signature_mismatch", message="no"), "with an error (signature_mismatch)"),
+        (_answer(error="x y", report_id=REPORT_ID), "with an error (http_200)"),
+        (_answer(case_number="IN-1", follow_up_url="https://intake.example/c/1"), "without"),
+        (_answer(report_id=OTHER_ID, case_number="IN-1"), "of another report"),
+        (_answer(report_id=REPORT_ID.upper()), "of another report"),  # echoed exactly, or not
+        (_answer(report_id=None), "of another report"),
+        (_answer(report_id=REPORT_ID, idempotency_key=OTHER_ID), "another idempotency_key"),
+    ],
+)
+def test_any_other_2xx_is_not_an_acknowledgement(answer: bytes, why: str) -> None:
+    reason = unacknowledged(answer, REPORT_ID, 200)
+    assert reason is not None and reason.startswith("unacknowledged: the intake answered 200 ")
+    assert why in reason
+
+
+def test_the_reason_repeats_nothing_of_the_answer() -> None:
+    answer = _answer(report_id="Jeanne Exemple", message="Jeanne Exemple", error="refused")
+    for body in (answer, b"<p>Jeanne Exemple</p>", _answer(report_id="Jeanne Exemple")):
+        reason = unacknowledged(body, REPORT_ID, 200) or ""
+        assert reason and "Jeanne" not in reason and "\n" not in reason

@@ -1,4 +1,4 @@
-"""The outbox: durable acceptance, leased claims, states, purge after delivery."""
+"""The outbox: durable acceptance, leased claims, states, purge after delivery only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.outbox import MIGRATIONS, Outbox, OutboxError, outbox_path
+from widget_server.outbox import MIGRATIONS, Completion, Outbox, OutboxError, outbox_path
 from widget_server.payload import Identity, ReportError, example_report
 from widget_server.reference import is_valid
 from widget_server.settings import Settings
@@ -174,6 +174,46 @@ def test_dead_reports_keep_their_body_and_can_be_retried(tmp_path: Path):
     assert outbox.get(one).attempts == 0  # type: ignore[union-attr]
     assert outbox.retry_dead() == 1
     assert outbox.counts()["pending"] == 2
+
+
+def test_unacknowledged_answers_are_counted_and_purge_nothing(tmp_path: Path):
+    clock = Clock()
+    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    report_id = outbox.accept(identified()).report_id
+    why = "unacknowledged: the intake answered 200 with an empty body"
+    for done in (
+        Completion(report_id, "retry", 200, why, 0.0, "IN-WRONG", None, unacknowledged=True),
+        Completion(report_id, "retry", 503, "http_503: the intake answered 503"),  # an outage
+        Completion(report_id, "retry", 200, why, 0.0, unacknowledged=True),
+    ):
+        [claimed] = outbox.claim("a", 1, lease=30)
+        assert outbox.record("a", [done]) == [True]
+    [claimed] = outbox.claim("a", 1, lease=30)
+    assert (claimed.attempts, claimed.unacknowledged) == (4, 2)  # the 503 does not count
+    assert outbox.record("a", [Completion(report_id, "dead", 200, why, unacknowledged=True)])
+    row = outbox.get(report_id)
+    assert row is not None
+    assert (row.state, row.last_status, row.case_number) == ("dead", 200, None)
+    body = json.loads(outbox.body(report_id) or b"{}")
+    assert body["identity"]["name"] == NAME and body["description"] == STORY
+    assert outbox.retry_dead(report_id) == 1  # an operator's retry: a whole new budget
+    [claimed] = outbox.claim("a", 1, lease=30)
+    assert (claimed.attempts, claimed.unacknowledged) == (1, 0)
+
+
+def test_an_outbox_of_the_first_schema_is_migrated_with_its_reports(tmp_path: Path):
+    path = tmp_path / "o.sqlite3"
+    with sqlite3.connect(path) as db:  # as the previous version left it, one report waiting
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.execute(
+            "INSERT INTO reports (id, reference, created_at, partner, country, body, summary, "
+            "next_attempt_at, accepted_at, attempts) VALUES ('r1', 'CW-1', 't', 'demo', 'BE', "
+            "x'7b7d', '{}', 0, 0, 5)"
+        )
+    outbox = Outbox(path)
+    [claimed] = outbox.claim("a", 1, lease=30)
+    assert (claimed.report_id, claimed.body) == ("r1", b"{}")
+    assert (claimed.attempts, claimed.unacknowledged) == (6, 0)
 
 
 def test_concurrent_workers_never_claim_the_same_report(tmp_path: Path):

@@ -3,8 +3,15 @@
 It claims due reports (with a lease), posts each one's stored body bytes to its
 route with httpx, and writes down what happened:
 
-- a 2xx: delivered; the intake's case number and follow-up link are kept, the
-  identity and description are purged;
+- a 2xx whose JSON body echoes the report's id (its ``report_id``, and its
+  ``idempotency_key`` if the intake sends one): delivered; the intake's case
+  number and follow-up link are kept, the identity and description purged.
+  This is the only answer that purges anything;
+- any other 2xx (a maintenance page, a WAF's, a misrouted URL's, a JSON error,
+  an empty body, another report's id): not a delivery, since nothing says the
+  intake stored the report. Tried again on a slower schedule, up to
+  ``unacknowledged_attempts`` such answers (hours), then dead with a reason
+  starting ``unacknowledged:``; the body stays whole all along;
 - a connection error, a timeout, 408, 425, 429 or a 5xx: tried again later,
   after an exponential backoff with full jitter (a random wait between 0 and
   ``base * 2**(attempt-1)``, capped), or after ``Retry-After`` when the intake
@@ -29,96 +36,31 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from . import signature
-from .intake_answer import case_of, read_limited, reason_of
+from .intake_answer import case_of, read_limited, reason_of, unacknowledged
 from .outbox import Claimed, Completion, OutboxStore
+from .retrying import RETRY_STATUSES, Tuning, backoff, parse_retry_after, unacknowledged_backoff
 from .routing import PartnerRoutes, Routes
 from .settings import Settings
 
+#: Tuning and the backoffs live in :mod:`.retrying`; importers find them here too.
+__all__ = [
+    "RETRY_STATUSES",
+    "Forwarder",
+    "Result",
+    "Tuning",
+    "backoff",
+    "parse_retry_after",
+    "running",
+    "unacknowledged_backoff",
+    "worker_name",
+]
+
 log = logging.getLogger("widget_server.forwarder")
-
-#: Statuses worth trying again: the intake is busy, restarting or broken for now.
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """How hard and how often the forwarder tries. Tests and benches shorten it."""
-
-    #: httpx timeouts, in seconds, for each phase of a request.
-    connect_timeout: float = 5.0
-    read_timeout: float = 20.0
-    write_timeout: float = 20.0
-    pool_timeout: float = 5.0
-    #: The most one attempt may take in all, whatever the phases do.
-    deadline: float = 30.0
-    #: How long a claim lasts; longer than ``deadline`` so a live worker keeps it.
-    lease: float = 90.0
-    #: Backoff: the first retry waits up to ``backoff_base``, doubling to ``backoff_cap``.
-    backoff_base: float = 1.0
-    backoff_cap: float = 600.0
-    #: The longest ``Retry-After`` honoured; a longer one is cut to this.
-    retry_after_cap: float = 3600.0
-    #: Reports in flight at once.
-    concurrency: int = 8
-    #: How often to look for reports that another process accepted.
-    poll_interval: float = 2.0
-    #: On stop, how long reports in flight may finish before they are handed back.
-    stop_grace: float = 5.0
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> Tuning:
-        """The server's tuning: ``WIDGET_FORWARD_DEADLINE`` bounds each attempt.
-
-        Each phase's timeout is cut to the deadline, and a claim lasts three
-        deadlines, so a live worker always keeps its claim while a crashed
-        one's expires soon after.
-        """
-        deadline = settings.forward_deadline
-        base = cls()
-        return cls(
-            connect_timeout=min(base.connect_timeout, deadline),
-            read_timeout=min(base.read_timeout, deadline),
-            write_timeout=min(base.write_timeout, deadline),
-            pool_timeout=min(base.pool_timeout, deadline),
-            deadline=deadline,
-            lease=3 * deadline,
-        )
-
-    def timeout(self) -> httpx.Timeout:
-        return httpx.Timeout(
-            connect=self.connect_timeout,
-            read=self.read_timeout,
-            write=self.write_timeout,
-            pool=self.pool_timeout,
-        )
-
-
-def backoff(attempts: int, tuning: Tuning, rng: random.Random | None = None) -> float:
-    """Seconds to wait after ``attempts`` failed attempts: full jitter."""
-    ceiling = min(tuning.backoff_cap, tuning.backoff_base * 2 ** max(0, attempts - 1))
-    return (rng or random).uniform(0.0, ceiling)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: a number of seconds, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def worker_name() -> str:
@@ -136,6 +78,8 @@ class Result:
     retry_after: float | None = None
     case_number: str | None = None
     follow_up_url: str | None = None
+    #: A 2xx that did not acknowledge the report: counted against its budget.
+    unacknowledged: bool = False
 
 
 class Forwarder:
@@ -287,6 +231,9 @@ class Forwarder:
         delay = 0.0
         if result.outcome == "retry":
             delay = backoff(report.attempts, self.tuning, self._rng)
+            if result.unacknowledged:
+                answers = report.unacknowledged + 1
+                delay = max(delay, unacknowledged_backoff(answers, self.tuning, self._rng))
             if result.retry_after is not None:
                 delay = max(delay, min(result.retry_after, self.tuning.retry_after_cap))
         await self._recorder.record(
@@ -298,6 +245,7 @@ class Forwarder:
                 delay,
                 result.case_number,
                 result.follow_up_url,
+                result.unacknowledged,
             )
         )
         ids = f"id={report.report_id} reference={report.reference} attempt={report.attempts}"
@@ -314,7 +262,8 @@ class Forwarder:
             )
         else:
             log.error(
-                "report refused by the intake, kept as dead %s status=%s reason=%s",
+                "report %s by the intake, kept as dead %s status=%s reason=%s",
+                "never acknowledged" if result.unacknowledged else "refused",
                 ids,
                 result.status,
                 kind,
@@ -346,13 +295,26 @@ class Forwarder:
             return Result("retry", None, f"connection: {type(exc).__name__}")
         status = response.status_code
         if 200 <= status < 300:
-            case_number, follow_up = case_of(answer)
-            return Result("delivered", status, "", None, case_number, follow_up)
+            return self._classify_2xx(report, status, answer, response)
         reason = reason_of(answer, status)
         if status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             return Result("retry", status, reason, retry_after)
         return Result("dead", status, reason)
+
+    def _classify_2xx(
+        self, report: Claimed, status: int, answer: bytes, response: httpx.Response
+    ) -> Result:
+        """Delivered only if acknowledged; otherwise retried, until the budget is spent."""
+        why = unacknowledged(answer, report.report_id, status)
+        if why is None:
+            case_number, follow_up = case_of(answer)
+            return Result("delivered", status, "", None, case_number, follow_up)
+        if report.unacknowledged + 1 >= self.tuning.unacknowledged_attempts:
+            spent = f" ({self.tuning.unacknowledged_attempts} times)"
+            return Result("dead", status, why + spent, unacknowledged=True)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return Result("retry", status, why, retry_after, unacknowledged=True)
 
 
 class _GroupCommit:

@@ -8,7 +8,9 @@ partners and intake teams test against, and the real peer of the fault tests.
   body against the published schema, then de-duplicates by ``Idempotency-Key``:
   the same key with the same body gets the first answer again (200), the same
   key with another body is a conflict (409). A new report is committed to
-  SQLite before the 201 that tells the widget it may forget the identity.
+  SQLite before the 201 that tells the widget it may forget the identity; that
+  answer (and a replay's) is the acknowledgement: it echoes the ``report_id``
+  and the ``idempotency_key``, without which no 2xx is a delivery.
 - ``GET /reports`` lists what was stored, as JSON, or as an HTML table for a
   browser; behind the operator key when one is set, with 10 wrong keys per
   client per 10 minutes before it answers 429.
@@ -17,8 +19,8 @@ partners and intake teams test against, and the real peer of the fault tests.
 - ``GET /openapi.yaml`` and ``GET /report.schema.json`` publish the contract.
 
 :class:`~.intake_faults.Faults` makes it misbehave on purpose (errors, stalls,
-dropped connections) for the fault tests and the benchmark; its database is
-:mod:`.intake_store`.
+dropped connections, 2xx answers that acknowledge nothing) for the fault tests
+and the benchmark; its database is :mod:`.intake_store`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -141,11 +145,14 @@ def create_intake_app(
         if new:
             log.info("stored report id=%s case=%s", received.report_id, received.case_number)
         base = (public_url or str(request.base_url)).rstrip("/")
+        # The acknowledgement, the same on a replay: it echoes the report id and
+        # the key, which is all that lets the widget forget the victim's identity.
         return JSONResponse(
             {
+                "report_id": received.report_id,
+                "idempotency_key": idempotency_key,
                 "case_number": received.case_number,
                 "follow_up_url": f"{base}/cases/{received.case_number}",
-                "report_id": received.report_id,
                 "received_at": received.received_at,
             },
             201 if new else 200,
@@ -322,10 +329,6 @@ class IntakeThread:
         return f"{self.url}/reports"
 
     def start(self) -> IntakeThread:
-        import socket
-
-        import uvicorn
-
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))

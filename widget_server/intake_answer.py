@@ -1,8 +1,13 @@
-"""What an intake answered: its case number and link, or why it refused.
+"""What an intake answered: an acknowledgement, its case number and link, or why not.
 
 An intake is another service, so its answer is read as untrusted input: a
 bounded number of bytes, JSON that may be anything, strings that may carry
 control characters. What comes out is short, printable and safe to log.
+
+A 2xx alone proves nothing: a maintenance page, a web application firewall or
+a misrouted URL answers ``200`` too, without storing anything. Only a JSON
+object that echoes the report's id (:func:`unacknowledged` says why an answer
+is not one) lets the widget forget the victim's identity.
 """
 
 from __future__ import annotations
@@ -36,6 +41,35 @@ def _json_object(answer: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def unacknowledged(answer: bytes, report_id: str, status: int) -> str | None:
+    """Why a 2xx ``answer`` does not acknowledge ``report_id``, or ``None`` if it does.
+
+    An acknowledgement is a JSON object whose ``report_id`` is the report's id
+    exactly as sent (it is also the ``Idempotency-Key``), and whose
+    ``idempotency_key``, if the intake sends one, is that key too. The reason
+    starts with ``unacknowledged:`` and never repeats a value of the answer,
+    which may be anything (even a name from another report).
+    """
+    why = f"unacknowledged: the intake answered {status}"
+    if not answer.strip():
+        return f"{why} with an empty body"
+    try:
+        data = json.loads(answer)
+    except ValueError:  # UnicodeDecodeError included
+        return f"{why} with a body that is not JSON (an HTML page, a proxy's answer?)"
+    if not isinstance(data, dict):
+        return f"{why} with JSON that is not an object"
+    if data.get("error"):
+        return f"{why} with an error ({reason_of(answer, status).partition(':')[0]})"
+    if "report_id" not in data:
+        return f"{why} without the report_id"
+    if data["report_id"] != report_id:
+        return f"{why} with the report_id of another report"
+    if "idempotency_key" in data and data["idempotency_key"] != report_id:
+        return f"{why} with another idempotency_key"
+    return None
 
 
 def case_of(answer: bytes) -> tuple[str | None, str | None]:

@@ -6,10 +6,15 @@ and it returns only after the report is committed to SQLite in WAL mode with
 after that moment only delays delivery. The forwarder then moves each report
 through these states::
 
-    pending --claim--> sending --2xx--> delivered (identity and description purged)
-       ^                  |  \\--4xx--> dead (kept with the reason; an operator retries)
-       \\--retry later----/
+    pending --claim--> sending --acknowledged--> delivered (identity and description purged)
+       ^                  |  \\--4xx, or too many unacknowledged 2xx--> dead (kept whole,
+       \\--retry later----/        with the reason; an operator retries)
                           (lease expired: any worker may claim it again)
+
+Only a delivery purges: a retry, a death, a lost lease, a 2xx that does not
+acknowledge the report, all keep the body (identity and description) whole.
+Each report counts the unacknowledged 2xx answers it got (``unacknowledged``),
+so that budget is its own, untouched by outages; an operator's retry resets it.
 
 A claim is one atomic ``UPDATE ... RETURNING`` that takes the report and sets a
 lease, so two workers, in one process or several sharing the database, never
@@ -31,14 +36,28 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ._sqlite import Connections
+from .outbox_records import Claimed, Completion, OutboxStore, Row, Stored
 from .payload import ReportError, check_report, encode, observatory_summary
 from .reference import new_reference
 from .settings import Settings
+
+#: The records live in :mod:`.outbox_records`; importers find them here too.
+__all__ = [
+    "MIGRATIONS",
+    "STATES",
+    "Claimed",
+    "Completion",
+    "Outbox",
+    "OutboxError",
+    "OutboxStore",
+    "Row",
+    "Stored",
+    "outbox_path",
+]
 
 #: The states a report goes through.
 STATES: tuple[str, ...] = ("pending", "sending", "delivered", "dead")
@@ -70,6 +89,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_pending ON reports (state, next_attempt_at);
     CREATE INDEX reports_leases ON reports (state, lease_until);
     """,
+    # 2: 2xx answers that did not acknowledge the report, against their own budget.
+    "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
 )
 
 _COLUMNS = (
@@ -81,78 +102,6 @@ _COLUMNS = (
 
 class OutboxError(RuntimeError):
     """The outbox database cannot be used; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What :meth:`Outbox.accept` answers: enough to show the victim their reference."""
-
-    report_id: str
-    reference: str
-    created_at: str
-    #: True when this report id was already stored (a double submission).
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A report a worker has claimed and must now send."""
-
-    report_id: str
-    reference: str
-    body: bytes
-    partner: str
-    country: str
-    #: Attempts so far, this one included.
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One report as an operator sees it: never its identity or description."""
-
-    report_id: str
-    reference: str
-    created_at: str
-    partner: str
-    country: str
-    state: str
-    attempts: int
-    next_attempt_at: float
-    claimed_by: str | None
-    lease_until: float | None
-    last_status: int | None
-    last_error: str | None
-    case_number: str | None
-    follow_up_url: str | None
-    accepted_at: float
-    delivered_at: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """What one attempt came to, as the forwarder writes it down."""
-
-    report_id: str
-    #: ``delivered``, ``retry`` (due again in ``delay`` seconds) or ``dead``.
-    outcome: str
-    status: int | None
-    error: str = ""
-    delay: float = 0.0
-    case_number: str | None = None
-    follow_up_url: str | None = None
-
-
-class OutboxStore(Protocol):
-    """What the forwarder needs from an outbox, whatever database holds it."""
-
-    def claim(self, worker: str, limit: int, lease: float) -> list[Claimed]: ...
-
-    def record(self, worker: str, completions: Sequence[Completion]) -> list[bool]: ...
-
-    def next_wakeup(self) -> float | None: ...
-
-    def checkpoint(self) -> None: ...
 
 
 def outbox_path(settings: Settings) -> Path:
@@ -277,7 +226,7 @@ class Outbox:
                     "UPDATE reports SET state = 'sending', claimed_by = :worker, "  # noqa: S608
                     "lease_until = :lease, attempts = attempts + 1 "
                     f"WHERE id IN (SELECT id FROM reports WHERE {where} LIMIT :limit) "
-                    "RETURNING id, reference, body, partner, country, attempts"
+                    "RETURNING id, reference, body, partner, country, attempts, unacknowledged"
                 )
                 rows = db.execute(
                     sql,
@@ -296,6 +245,7 @@ class Outbox:
                         r["partner"],
                         r["country"],
                         r["attempts"],
+                        r["unacknowledged"],
                     )
                     for r in rows
                 )
@@ -327,16 +277,30 @@ class Outbox:
                 elif done.outcome == "retry":
                     cursor = db.execute(
                         "UPDATE reports SET state = 'pending', claimed_by = NULL, "
-                        "lease_until = NULL, next_attempt_at = ?, last_status = ?, last_error = ? "
+                        "lease_until = NULL, next_attempt_at = ?, last_status = ?, last_error = ?, "
+                        "unacknowledged = unacknowledged + ? "
                         "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                        (now + done.delay, done.status, done.error[:500], done.report_id, worker),
+                        (
+                            now + done.delay,
+                            done.status,
+                            done.error[:500],
+                            int(done.unacknowledged),
+                            done.report_id,
+                            worker,
+                        ),
                     )
                 elif done.outcome == "dead":
                     cursor = db.execute(
                         "UPDATE reports SET state = 'dead', claimed_by = NULL, lease_until = NULL, "
-                        "last_status = ?, last_error = ? "
+                        "last_status = ?, last_error = ?, unacknowledged = unacknowledged + ? "
                         "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
-                        (done.status, done.error[:500], done.report_id, worker),
+                        (
+                            done.status,
+                            done.error[:500],
+                            int(done.unacknowledged),
+                            done.report_id,
+                            worker,
+                        ),
                     )
                 else:
                     raise ValueError(f"unknown outcome {done.outcome!r}")
@@ -461,8 +425,8 @@ class Outbox:
     def retry_dead(self, report_id: str | None = None) -> int:
         """Put one dead report (or all of them) back in line; return how many."""
         sql = (
-            "UPDATE reports SET state = 'pending', attempts = 0, next_attempt_at = ?, "
-            "last_error = NULL, last_status = NULL WHERE state = 'dead'"
+            "UPDATE reports SET state = 'pending', attempts = 0, unacknowledged = 0, "
+            "next_attempt_at = ?, last_error = NULL, last_status = NULL WHERE state = 'dead'"
         )
         params: tuple[Any, ...] = (self.clock(),)
         if report_id is not None:

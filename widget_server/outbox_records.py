@@ -1,0 +1,88 @@
+"""What the outbox hands out and takes back: plain records, and the store protocol.
+
+Kept apart from :mod:`.outbox` (the SQLite store) so the forwarder, the
+report step and the commands depend on these shapes, not on one database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What :meth:`Outbox.accept` answers: enough to show the victim their reference."""
+
+    report_id: str
+    reference: str
+    created_at: str
+    #: True when this report id was already stored (a double submission).
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A report a worker has claimed and must now send."""
+
+    report_id: str
+    reference: str
+    body: bytes
+    partner: str
+    country: str
+    #: Attempts so far, this one included.
+    attempts: int
+    #: Unacknowledged 2xx answers so far, before this attempt.
+    unacknowledged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One report as an operator sees it: never its identity or description."""
+
+    report_id: str
+    reference: str
+    created_at: str
+    partner: str
+    country: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    claimed_by: str | None
+    lease_until: float | None
+    last_status: int | None
+    last_error: str | None
+    case_number: str | None
+    follow_up_url: str | None
+    accepted_at: float
+    delivered_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What one attempt came to, as the forwarder writes it down."""
+
+    report_id: str
+    #: ``delivered``, ``retry`` (due again in ``delay`` seconds) or ``dead``.
+    outcome: str
+    status: int | None
+    error: str = ""
+    delay: float = 0.0
+    case_number: str | None = None
+    follow_up_url: str | None = None
+    #: The intake answered a 2xx that did not acknowledge the report (a retry or
+    #: a death): one more against the report's ``unacknowledged`` budget.
+    unacknowledged: bool = False
+
+
+class OutboxStore(Protocol):
+    """What the forwarder needs from an outbox, whatever database holds it."""
+
+    def claim(self, worker: str, limit: int, lease: float) -> list[Claimed]: ...
+
+    def record(self, worker: str, completions: Sequence[Completion]) -> list[bool]: ...
+
+    def next_wakeup(self) -> float | None: ...
+
+    def checkpoint(self) -> None: ...
