@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Frame, Locator, Page
 
+from .heights import stepped
+
 #: Runs in every document before its own scripts: records the messages a window
 #: receives and the CSP violations it reports, and the globals that existed first.
 RECORDER = """
@@ -93,18 +95,22 @@ def iframe_height(page: Page) -> float:
 
 
 def assert_height_follows(page: Page, frame: Frame) -> None:
-    """The iframe is as tall as the frame's content, which therefore never scrolls.
+    """The iframe is as tall as the frame asks, so its content never scrolls inside.
 
-    The frame runs in another process: its viewport takes the iframe's new size a
-    moment after the host page set it, so both sides are awaited before measuring.
+    The fixture frame asks for its content's exact height; the real frame rounds it
+    up to a step of its ladder (``heights.py``), so the host page does not learn
+    the diagnosis: either is awaited. The frame runs in another process: its
+    viewport takes the iframe's new size a moment after the host page set it, so
+    both sides are awaited before measuring.
     """
-    height = content_height(frame)
+    content = content_height(frame)
     wait_until(
         page,
-        "(h) => document.querySelector('cyber-widget').shadowRoot"
-        ".querySelector('iframe').getBoundingClientRect().height === h",
-        arg=height,
+        "(heights) => heights.includes(document.querySelector('cyber-widget').shadowRoot"
+        ".querySelector('iframe').getBoundingClientRect().height)",
+        arg=[content, stepped(content)],
     )
+    height = iframe_height(page)
     wait_until(frame, "(h) => document.documentElement.clientHeight === h", arg=height)
     scroll = frame.evaluate(
         "[document.documentElement.scrollHeight, document.documentElement.clientHeight]"

@@ -2,8 +2,9 @@
  * and the reference number's copy button. Every page works without it. It talks to
  * exactly one window, the parent page, at exactly the origin the server validated
  * (data-parent-origin), and listens to that origin only. Protocol: frame -> parent
- * {type: "cyberwidget:ready" | "cyberwidget:resize" (height) | "cyberwidget:leave" |
- * "cyberwidget:close" (Escape: the loader closes its launcher panel)};
+ * {type: "cyberwidget:ready" | "cyberwidget:resize" (height, rounded up to coarse
+ * steps) | "cyberwidget:leave" | "cyberwidget:close" (Escape: the loader closes its
+ * launcher panel)};
  * parent -> frame {type: "cyberwidget:focus"}. */
 (function () {
   "use strict";
@@ -28,8 +29,25 @@
     if (top) top.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
+  // The height is all a script of the parent page learns from the frame, and an
+  // exact one tells which outcome the victim reached (sextortion, a child at
+  // risk...). So it is rounded up, never down (nothing is cut, no inner scrollbar),
+  // to a ladder of coarse steps, each twice the one before: the page learns the
+  // length of what is shown within a factor of two, a class many outcomes share.
+  // The frame's background fills the space below the content. The first step is
+  // measured, not derived: at 960 px, the longest outcome still shares its step
+  // with others in French, English and Arabic from 320 to 1280 px wide; check it
+  // with bench/resize_anonymity.py when pages grow (see bench/README.md).
+  var FIRST_STEP = 960;
+
+  function stepped(height) {
+    var step = FIRST_STEP;
+    while (step < height) step *= 2;
+    return step;
+  }
+
   function reportHeight() {
-    var height = Math.ceil(root.getBoundingClientRect().height);
+    var height = stepped(Math.ceil(root.getBoundingClientRect().height));
     if (height !== lastHeight) {
       lastHeight = height;
       post({ type: "cyberwidget:resize", height: height });
