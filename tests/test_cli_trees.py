@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -115,4 +116,239 @@ def test_the_installed_command(trees: Path) -> None:
         0,
         "1 tree, 5 nodes, 4 scenarios: all good\n",
         "",
+    )
+
+
+# -- broken files: every YAML mistake is a problem line, never a traceback ----------------
+
+_INT_HINT = "remove !!int: write the number alone, like 12, or put a text in quotes"
+_DIGITS = "a phone number or a code is a text: put it in quotes"
+
+
+def edit(folder: Path, name: str, old: str, new: str) -> None:
+    path = folder / name
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} must occur once in {name}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+BROKEN = [
+    pytest.param(
+        "entry.yaml",
+        "start: who\n",
+        "start: !!int id\n",
+        [f"trees/entry.yaml:4:8: the tag !!int is not allowed ({_INT_HINT})"],
+        id="start: !!int id",
+    ),
+    pytest.param(
+        "entry.yaml",
+        "    emergency: true\n",
+        "    emergency: !!bool maybe\n",
+        [
+            "trees/entry.yaml:30:16: the tag !!bool is not allowed "
+            "(remove !!bool: write true or false without it)"
+        ],
+        id="!!bool maybe",
+    ),
+    pytest.param(
+        "phishing.yaml",
+        "    multiple: true\n",
+        "    multiple: !!int abc\n",
+        [f"trees/phishing.yaml:19:15: the tag !!int is not allowed ({_INT_HINT})"],
+        id="!!int abc",
+    ),
+    pytest.param(
+        "phishing.yaml",
+        "    category: phishing\n    severity: high\n    title: {fr: Carte",
+        "    category: phishing\n    severity: !!float abc\n    title: {fr: Carte",
+        [
+            "trees/phishing.yaml:37:15: the tag !!float is not allowed "
+            "(remove !!float: write the number alone, like 1.5, or put a text in quotes)"
+        ],
+        id="!!float abc",
+    ),
+    pytest.param(
+        "countries.yaml",
+        '        value: "17"\n',
+        "        value: " + "9" * 5000 + "\n",
+        [
+            "trees/countries.yaml:8:16: the number 999999999999999999999... has 5,000 digits, "
+            f"more than the 18 allowed ({_DIGITS})"
+        ],
+        id="a 5,000-digit integer",
+    ),
+    pytest.param(
+        "advice.yaml",
+        "    contacts: [police]\n",
+        "    contacts: !!python/object/apply:os.system [police]\n",
+        [
+            "trees/advice.yaml:33:15: the tag !!python/object/apply:os.system is not allowed "
+            "(remove !!python/object/apply:os.system: these files hold texts, numbers, true or "
+            "false, lists and 'key: value' lines)"
+        ],
+        id="a python tag",
+    ),
+    pytest.param(
+        "countries.yaml",
+        '        value: "17"\n',
+        '        value: "<b>17</b>"\n',
+        [
+            "trees/countries.yaml:8:16: '<b>17</b>' holds '<' or '>': HTML is not allowed here "
+            "(write the number, the e-mail address or the https:// link, and nothing else)"
+        ],
+        id="HTML in a contact value",
+    ),
+    pytest.param(
+        "countries.yaml",
+        '        value: "101"\n',
+        '        value: "javascript:alert(1)"\n',
+        [
+            "trees/countries.yaml:18:16: 'javascript:' values are not allowed "
+            "(write the number, the e-mail address or the https:// link, and nothing else)"
+        ],
+        id="a javascript: contact value",
+    ),
+    pytest.param(
+        "countries.yaml",
+        '        value: "0 892 705 705"\n',
+        '        value: "0 892 705 705 &nbsp;"\n',
+        [
+            "trees/countries.yaml:12:16: HTML entity '&nbsp;' is not allowed "
+            "(type the character itself)"
+        ],
+        id="an entity in a contact value",
+    ),
+    pytest.param(
+        "entry.yaml",
+        "title: {fr: Que se passe-t-il ?,",
+        'title: {fr: "Que se passe-t-il\u2028?",',
+        [
+            "trees/entry.yaml:25:9: unknown key 'nxt' "
+            "(did you mean 'next'? allowed here: id, label, next, tree)"
+        ],
+        id="U+2028 before a mistake",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "old", "new", "expected"), BROKEN)
+def test_validate_gives_one_line_per_broken_value(
+    trees: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    old: str,
+    new: str,
+    expected: list[str],
+) -> None:
+    if "U+2028" in expected[0] or "nxt" in expected[0]:
+        edit(trees, "entry.yaml", "next: threatened", "nxt: threatened")
+    edit(trees, name, old, new)
+    assert main(["validate", "trees"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [*expected, "1 problem in 1 file"]
+
+
+def test_the_installed_command_refuses_a_huge_number_without_a_traceback(trees: Path) -> None:
+    edit(trees, "countries.yaml", '        value: "17"\n', "        value: " + "9" * 5000 + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "widget_server.cli", "validate", "trees"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "trees/countries.yaml:8:16: the number 999999999999999999999... has 5,000 digits, "
+        f"more than the 18 allowed ({_DIGITS})",
+        "1 problem in 1 file",
+    ]
+
+
+#: ``serve`` on an address this machine does not have: if the files were wrongly accepted,
+#: it fails to listen and returns at once instead of serving for ever.
+SERVE = ["serve", "--host", "192.0.2.1", "--port", "1"]
+
+
+@pytest.fixture
+def serve_env(trees: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The settings of a deployment whose trees are the fixture copy; returns the partners file."""
+    for name in list(os.environ):
+        if name.startswith("WIDGET_"):
+            monkeypatch.delenv(name)
+    partners = Path("partners.yaml")
+    partners.write_text(
+        "partners:\n  town:\n    name: Town\n    origins: [https://town.example]\n"
+        "    tree: entry\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("WIDGET_TREES", str(trees))
+    monkeypatch.setenv("WIDGET_PARTNERS", str(partners))
+    monkeypatch.setenv("WIDGET_DATA_DIR", "data")
+    return partners
+
+
+def test_serve_stops_on_a_broken_value_with_problem_lines(
+    serve_env: Path, trees: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(trees, "entry.yaml", "start: who\n", "start: !!int id\n")
+    edit(trees, "countries.yaml", '        value: "17"\n', '        value: "<b>17</b>"\n')
+    assert main(SERVE) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert "trees/countries.yaml:8:16: '<b>17</b>' holds '<' or '>'" in err
+    assert f"trees/entry.yaml:4:8: the tag !!int is not allowed ({_INT_HINT})" in err
+
+
+@pytest.mark.parametrize(
+    ("origin", "line"),
+    [
+        (
+            "https://x.example;script-src",
+            "partners.yaml:4:15: 'https://x.example;script-src' is not an origin: a host name has "
+            "only letters, digits, '-' and '.'",
+        ),
+        (
+            "https://démoville.fr",
+            "partners.yaml:4:15: the host name of 'https://démoville.fr' is not ASCII "
+            "(write https://xn--dmoville-b1a.fr",
+        ),
+    ],
+)
+def test_serve_stops_on_an_origin_that_is_not_one(
+    serve_env: Path, capsys: pytest.CaptureFixture[str], origin: str, line: str
+) -> None:
+    serve_env.write_text(
+        serve_env.read_text(encoding="utf-8").replace("https://town.example", origin),
+        encoding="utf-8",
+    )
+    assert main(SERVE) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert line in err
+
+
+def test_serve_in_production_refuses_a_plain_http_origin(
+    serve_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_env.write_text(
+        serve_env.read_text(encoding="utf-8").replace(
+            "[https://town.example]", "[http://127.0.0.1:8001, http://town.example]"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("WIDGET_MODE", "production")
+    monkeypatch.setenv("WIDGET_SECRET_KEYS", "k" * 40)
+    monkeypatch.setenv("WIDGET_INTAKE_KEY", "i" * 40)
+    monkeypatch.setenv("WIDGET_PUBLIC_URL", "https://widget.example.org")
+    monkeypatch.setenv("WIDGET_INTAKE_URL", "https://intake.example.org/reports")
+    assert main(SERVE) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.splitlines()[0] == (
+        "partners.yaml:4:38: 'http://town.example' is served over plain http (write "
+        "https://town.example: in production the widget may be framed by https pages only "
+        "(http only on 127.0.0.1, localhost or [::1]))"
     )

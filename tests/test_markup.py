@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from widget_server.markup import BIDI_CONTROLS, check, link_problem, parse, to_html, to_plain
+from widget_server.markup import (
+    BIDI_CONTROLS,
+    check,
+    link_problem,
+    parse,
+    to_html,
+    to_plain,
+    value_problem,
+)
 
 LINK = 'rel="noopener noreferrer" target="_blank"'
 
@@ -166,3 +175,42 @@ def test_markup_characters_never_break_rendering(source: str) -> None:
     rendered = parse(source)
     assert isinstance(rendered.html, Markup)
     assert "javascript" not in rendered.html
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["17", "0 892 705 705", "+33 1 23 45 67 89", "https://www.cnil.fr", "a@b.fr", "Tel: 17"],
+)
+def test_contact_values_as_written_are_fine(value: str) -> None:
+    assert value_problem(value) is None
+
+
+_ONLY = "write the number, the e-mail address or the https:// link, and nothing else"
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "hint"),
+    [
+        ("<b>17</b>", "'<b>17</b>' holds '<' or '>': HTML is not allowed here", _ONLY),
+        ("17 <", "'17 <' holds '<' or '>': HTML is not allowed here", _ONLY),
+        ("17&#60;", "HTML entity '&#60;' is not allowed", "type the character itself"),
+        ("javascript:alert(1)", "'javascript:' values are not allowed", _ONLY),
+        (" JavaScript :alert(1)", "'javascript:' values are not allowed", _ONLY),
+        ("data:text/html,x", "'data:' values are not allowed", _ONLY),
+        (
+            "http://www.cnil.fr",
+            "the link 'http://www.cnil.fr' is not secure",
+            "write https:// instead of http://",
+        ),
+        (
+            "tel:+3317",
+            "write 'tel:+3317' without 'tel:'",
+            "a number or an e-mail address becomes a link by itself",
+        ),
+    ],
+)
+def test_contact_values_with_markup_or_schemes_are_refused(
+    value: str, message: str, hint: str
+) -> None:
+    problem = value_problem(value)
+    assert problem is not None and (problem.message, problem.hint) == (message, hint)

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from widget_server.headers import frame_csp
+from widget_server.origins import OriginError, parse_origin
 from widget_server.partners import load_partners, normalise_origin
 from widget_server.problems import ProblemsError
 from widget_server.settings import PROJECT_ROOT
@@ -171,3 +176,155 @@ def test_a_partner_name_with_hidden_controls_is_refused(tmp_path: Path, name: st
         f"{path}:3:11: the name holds an invisible control or text-direction character "
         "(retype the name as plain text)"
     ]
+
+
+def _one_origin(tmp_path: Path, origin: str, *, production: bool = False) -> list[str]:
+    path = tmp_path / "partners.yaml"
+    path.write_text(
+        f"partners:\n  town:\n    name: Town\n    origins:\n      - {json.dumps(origin)}\n"
+        "    tree: entry\n",
+        encoding="utf-8",
+    )
+    try:
+        registry = load_partners(path, display="partners.yaml", production=production)
+    except ProblemsError as exc:
+        return [str(p) for p in exc.problems]
+    town = registry.get("town")
+    assert town is not None
+    return list(town.origins)
+
+
+_SHAPE = "write scheme://host[:port], like https://www.example.fr, without a path"
+_HOST = "is not an origin: a host name has only letters, digits, '-' and '.'"
+
+
+@pytest.mark.parametrize(
+    ("origin", "lines"),
+    [
+        # Each of these was accepted and pasted into frame-ancestors (directive injection).
+        (
+            "https://x.example;script-src",
+            [f"partners.yaml:5:9: 'https://x.example;script-src' {_HOST} ({_SHAPE})"],
+        ),
+        ("https://x.example'", [f'partners.yaml:5:9: "https://x.example\'" {_HOST} ({_SHAPE})']),
+        ('https://x.exam"ple', [f"partners.yaml:5:9: 'https://x.exam\"ple' {_HOST} ({_SHAPE})"]),
+        (
+            "https://x.example,https://evil.example",
+            [
+                f"partners.yaml:5:9: 'https://x.example,https://evil.example' is not written the "
+                f"expected way for an origin ({_SHAPE})"
+            ],
+        ),
+        ("https://x_y.example", [f"partners.yaml:5:9: 'https://x_y.example' {_HOST} ({_SHAPE})"]),
+        (
+            "https://démoville.fr",
+            [
+                "partners.yaml:5:9: the host name of 'https://démoville.fr' is not ASCII "
+                "(write https://xn--dmoville-b1a.fr: browsers send a name with accents in its "
+                "punycode form)"
+            ],
+        ),
+        (
+            "https://Mairie.Démoville.fr:8443",
+            [
+                "partners.yaml:5:9: the host name of 'https://Mairie.Démoville.fr:8443' is not "
+                "ASCII (write https://mairie.xn--dmoville-b1a.fr:8443: browsers send a name with "
+                "accents in its punycode form)"
+            ],
+        ),
+        (
+            "https://x.example:0",
+            [
+                "partners.yaml:5:9: 'https://x.example:0' has no valid port: a port is 1 to 65535 "
+                f"({_SHAPE})"
+            ],
+        ),
+        (
+            "http://[::zz]:8001",
+            [f"partners.yaml:5:9: 'http://[::zz]:8001' has no valid IPv6 address ({_SHAPE})"],
+        ),
+        (
+            "http://[0:0::1]:8001",
+            [
+                "partners.yaml:5:9: origin 'http://[0:0::1]:8001' is not written exactly "
+                "(write http://[::1]:8001: browsers compare origins as exact text)"
+            ],
+        ),
+        ("http://[::1]:8001", ["http://[::1]:8001"]),
+        ("https://xn--dmoville-b1a.fr", ["https://xn--dmoville-b1a.fr"]),
+        ("https://www.town.example:8443", ["https://www.town.example:8443"]),
+    ],
+)
+def test_origins_are_parsed_not_pasted(tmp_path: Path, origin: str, lines: list[str]) -> None:
+    assert _one_origin(tmp_path, origin) == lines
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://town.example", False),
+        ("http://town.example:8080", False),
+        ("http://127.0.0.1:8001", True),
+        ("http://localhost:8001", True),
+        ("http://[::1]:8001", True),
+        ("https://town.example", True),
+    ],
+)
+def test_production_refuses_plain_http_except_on_this_machine(
+    tmp_path: Path, origin: str, allowed: bool
+) -> None:
+    assert _one_origin(tmp_path, origin) == [origin]  # development: the demo's own origins
+    found = _one_origin(tmp_path, origin, production=True)
+    if allowed:
+        assert found == [origin]
+    else:
+        secure = origin.replace("http://", "https://")
+        assert found == [
+            f"partners.yaml:5:9: '{origin}' is served over plain http (write {secure}: in "
+            "production the widget may be framed by https pages only (http only on 127.0.0.1, "
+            "localhost or [::1]))"
+        ]
+
+
+#: An origin as it may appear in a header: nothing that could end a CSP source or directive.
+_CLEAN_ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["https://", "http://", "HTTPS://", "https://[", "ftp://", ""]),
+    st.text(alphabet="ab.-:;,'\"/ [] *?#@\u00e9\u2028<>\\9", max_size=24),
+)
+def test_only_clean_origins_reach_frame_ancestors(scheme: str, rest: str) -> None:
+    try:
+        exact = parse_origin(scheme + rest)
+    except OriginError as exc:
+        assert exc.message and exc.hint
+        return
+    assert _CLEAN_ORIGIN.fullmatch(exact), exact
+    assert frame_csp((exact,)).endswith(f"frame-ancestors {exact}")
+
+
+_SCHEMA = json.loads((PROJECT_ROOT / "embed" / "partners.schema.json").read_text("utf-8"))
+_PATTERN = re.compile(_SCHEMA["$defs"]["partner"]["properties"]["origins"]["items"]["pattern"])
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://x.example;script-src",
+        "https://x.example'",
+        'https://x.exam"ple',
+        "https://démoville.fr",
+        "https://a.example/x",
+        "https://*.example.fr",
+        "https://user@example.fr",
+        "ftp://example.fr",
+        "https://Town.example",
+        "https://example.fr:443/",
+        "http://[::1]:8001",
+        "https://xn--dmoville-b1a.fr",
+    ],
+)
+def test_the_editors_schema_and_the_server_agree_on_origins(origin: str) -> None:
+    assert bool(_PATTERN.fullmatch(origin)) == (normalise_origin(origin) is not None)

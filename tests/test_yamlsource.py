@@ -93,12 +93,190 @@ def test_empty_file() -> None:
     ]
 
 
+_OTHER_TAGS = "these files hold texts, numbers, true or false, lists and 'key: value' lines"
+
+
 def test_tags_are_refused() -> None:
     assert problems("a: !!python/object/apply:os.system [ls]\nb: !custom x\n") == [
-        "t.yaml:1:4: unsupported tag tag:yaml.org,2002:python/object/apply:os.system "
-        "(remove the '!' tag)",
-        "t.yaml:2:4: unsupported tag !custom (remove the '!' tag)",
+        "t.yaml:1:4: the tag !!python/object/apply:os.system is not allowed "
+        f"(remove !!python/object/apply:os.system: {_OTHER_TAGS})",
+        f"t.yaml:2:4: the tag !custom is not allowed (remove !custom: {_OTHER_TAGS})",
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        # Each of these raised from PyYAML's constructors (KeyError, ValueError, IndexError).
+        (
+            "x: !!bool maybe\n",
+            "t.yaml:1:4: the tag !!bool is not allowed "
+            "(remove !!bool: write true or false without it)",
+        ),
+        (
+            "x: !!int abc\n",
+            "t.yaml:1:4: the tag !!int is not allowed "
+            "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        ),
+        (
+            "x: !!float abc\n",
+            "t.yaml:1:4: the tag !!float is not allowed "
+            "(remove !!float: write the number alone, like 1.5, or put a text in quotes)",
+        ),
+        (
+            "id: x\nstart: !!int id\n",
+            "t.yaml:2:8: the tag !!int is not allowed "
+            "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        ),
+        (
+            "x: !!int ''\n",
+            "t.yaml:1:4: the tag !!int is not allowed "
+            "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        ),
+        (
+            "x: !<tag:yaml.org,2002:int> zz\n",
+            "t.yaml:1:4: the tag !!int is not allowed "
+            "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        ),
+        # Tags that built a value without a word: refused too, so every tag gets one answer.
+        (
+            "x: !!timestamp 2026-01-01\n",
+            "t.yaml:1:4: the tag !!timestamp is not allowed "
+            "(remove !!timestamp: write the date alone, like 2026-03-01)",
+        ),
+        (
+            "x: !!null abc\n",
+            "t.yaml:1:4: the tag !!null is not allowed "
+            "(remove !!null: leave the value empty instead)",
+        ),
+        (
+            "x: !!binary aGk=\n",
+            f"t.yaml:1:4: the tag !!binary is not allowed (remove !!binary: {_OTHER_TAGS})",
+        ),
+        (
+            "x: !!map {a: 1}\n",
+            f"t.yaml:1:4: the tag !!map is not allowed (remove !!map: {_OTHER_TAGS})",
+        ),
+        (
+            "x: !!seq [1]\n",
+            f"t.yaml:1:4: the tag !!seq is not allowed (remove !!seq: {_OTHER_TAGS})",
+        ),
+        (
+            "x: !!str [1]\n",
+            f"t.yaml:1:4: the tag !!str is not allowed (remove !!str: {_OTHER_TAGS})",
+        ),
+        (
+            "!!int 1: x\n",
+            "t.yaml:1:1: the tag !!int is not allowed "
+            "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        ),
+    ],
+)
+def test_explicit_tags_give_a_problem_line(source: str, line: str) -> None:
+    assert problems(source) == [line]
+
+
+def test_every_tag_is_reported_with_the_other_problems_in_order() -> None:
+    assert [p.split(": ")[0] for p in problems("a: !!int x\nb: 1\nb: 2\nc: !!bool y\n")] == [
+        "t.yaml:1:4",
+        "t.yaml:3:1",
+        "t.yaml:4:4",
+    ]
+
+
+def test_a_refused_value_behind_aliases_is_reported_once() -> None:
+    assert problems("a: &n 1.5e+999\nb: [*n, *n, *n]\nc: &t !!int x\nd: [*t, *t]\n") == [
+        "t.yaml:1:4: the number 1.5e+999 is too large "
+        "(a phone number or a code is a text: put it in quotes)",
+        "t.yaml:3:4: the tag !!int is not allowed "
+        "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+    ]
+
+
+def test_str_tags_say_text_as_quotes_do() -> None:
+    document = parse_yaml(b"a: !!str 12\nb: ! yes\nc: !!str\n", "t.yaml")
+    assert document.data == {"a": "12", "b": "yes", "c": ""}
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("12", 12),
+        ("-3", -3),
+        ("1_000", 1000),
+        ("9" * 18, int("9" * 18)),
+        ("1.5", 1.5),
+        (".5", 0.5),
+        ("1.5e+3", 1500.0),
+        # YAML 1.1 reads these as octal, base 60, hexadecimal and binary: an author
+        # means them as written (a number to dial, a time).
+        ("0612", "0612"),
+        ("10:30", "10:30"),
+        ("190:20:30", "190:20:30"),
+        ("1:30.5", "1:30.5"),
+        ("0x1F", "0x1F"),
+        ("0b101", "0b101"),
+        ("0x" + "f" * 5000, "0x" + "f" * 5000),
+        # Values PyYAML gives a tag of its own that is no value at all.
+        ("=", "="),
+        ("<<", "<<"),
+        ("yes", True),
+        ("off", False),
+        ("~", None),
+        ("2026-13-45", "2026-13-45"),
+    ],
+)
+def test_plain_values(written: str, value: object) -> None:
+    assert parse_yaml(f"x: {written}\n".encode(), "t.yaml").data == {"x": value}
+
+
+@pytest.mark.parametrize(
+    ("written", "line"),
+    [
+        (
+            "9" * 5000,
+            "t.yaml:2:4: the number 999999999999999999999... has 5,000 digits, more than the 18 "
+            "allowed (a phone number or a code is a text: put it in quotes)",
+        ),
+        (
+            "-" + "1" * 19,
+            "t.yaml:2:4: the number -1111111111111111111 has 19 digits, more than the 18 "
+            "allowed (a phone number or a code is a text: put it in quotes)",
+        ),
+        (
+            "0." + "1" * 5000,
+            "t.yaml:2:4: the number 0.1111111111111111111... has 5,001 digits, more than the 18 "
+            "allowed (a phone number or a code is a text: put it in quotes)",
+        ),
+        (
+            "1.5e+999",
+            "t.yaml:2:4: the number 1.5e+999 is too large "
+            "(a phone number or a code is a text: put it in quotes)",
+        ),
+        (
+            "1.0e+" + "9" * 5000,
+            "t.yaml:2:4: the number 1.0e+9999999999999999... is too large "
+            "(a phone number or a code is a text: put it in quotes)",
+        ),
+        (
+            ".inf",
+            "t.yaml:2:4: .inf is not a number these files can hold "
+            "(write an ordinary number, like 1.5, or put a text in quotes)",
+        ),
+        (
+            "-.Inf",
+            "t.yaml:2:4: -.Inf is not a number these files can hold "
+            "(write an ordinary number, like 1.5, or put a text in quotes)",
+        ),
+        (
+            ".NaN",
+            "t.yaml:2:4: .NaN is not a number these files can hold "
+            "(write an ordinary number, like 1.5, or put a text in quotes)",
+        ),
+    ],
+)
+def test_numbers_are_bounded_before_they_are_read(written: str, line: str) -> None:
+    assert problems(f"a: 1\nx: {written}\n") == [line]
 
 
 def test_merge_keys_are_refused() -> None:
@@ -194,9 +372,61 @@ def test_any_bytes_give_data_or_problems(raw: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab:- \n[]{}&*!'\"#|>\t,?%@`", max_size=120))
+@given(st.text(alphabet="ab:- \n[]{}&*!'\"#|>\t,?%@`09.\u2028", max_size=120))
 def test_any_yamlish_text_gives_data_or_problems(source: str) -> None:
     try:
         parse_yaml(source.encode(), "t.yaml")
     except ProblemsError as exc:
+        assert all(p.line >= 1 and p.column >= 1 for p in exc.problems)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_lines_are_counted_as_editors_count_them(separator: str) -> None:
+    # PyYAML ends a line at U+2028, U+2029 and U+0085 too; editors, grep -n and wc -l do
+    # not, so every line after one used to be reported one line too far.
+    assert problems(f"a: \"one{separator}two\"\nb: 'x{separator}y'\nc: [1, 2\n") == [
+        "t.yaml:3:4: the '[' opened here is never closed (close it with ']')"
+    ]
+    assert problems(f'a: ["x{separator}y", !!int z]\nb: 1\nb: 2\n') == [
+        "t.yaml:1:12: the tag !!int is not allowed "
+        "(remove !!int: write the number alone, like 12, or put a text in quotes)",
+        "t.yaml:3:1: duplicate key 'b' (already on line 2) "
+        "(remove one of them; YAML would silently keep only the last)",
+    ]
+    document = parse_yaml(f'a: "x{separator}y"\nb: {{k: v}}\n'.encode(), "t.yaml")
+    assert document.where(("b", "k")) == (2, 8)
+    assert document.where(("b",), key=True) == (2, 1)
+    assert problems(f'a: "x{separator}y"\nb: "\ufffe"\n') == [
+        "t.yaml:2:5: the character U+FFFE is not allowed in YAML "
+        "(remove it; it is invisible in most editors)"
+    ]
+
+
+def test_a_lone_carriage_return_ends_a_line_as_in_editors() -> None:
+    assert problems(b"a: b\rc: \x00\r\n") == [
+        "t.yaml:2:4: control character U+0000 in the file "
+        "(this looks like a binary file; save the tree as plain text)"
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab é\u2028\u2029\x85", max_size=6), min_size=1, max_size=8))
+def test_every_key_is_found_on_the_line_an_editor_shows(values: list[str]) -> None:
+    source = "".join(f'k{i}: "{value}"\n' for i, value in enumerate(values))
+    document = parse_yaml(source.encode(), "t.yaml")
+    for i in range(len(values)):
+        assert document.where((f"k{i}",), key=True) == (i + 1, 1)
+        assert document.where((f"k{i}",)) == (i + 1, len(f"k{i}: ") + 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!null ", "!!str ", "! ", "!x "]),
+    st.text(alphabet="0123456789._+-:eExXobyn~ \u2028", max_size=40),
+)
+def test_any_tagged_or_numeric_value_gives_data_or_problems(tag: str, value: str) -> None:
+    try:
+        parse_yaml(f"a: 1\nx: {tag}{value}\n".encode(), "t.yaml")
+    except ProblemsError as exc:
+        assert exc.problems
         assert all(p.line >= 1 and p.column >= 1 for p in exc.problems)

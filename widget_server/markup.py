@@ -322,3 +322,36 @@ def link_problem(url: str) -> MarkupProblem | None:
     if scheme in ("javascript", "data", "vbscript", "file"):
         return MarkupProblem(f"'{scheme}:' links are not allowed", _LINK_HINT)
     return MarkupProblem(f"the link {url!r} is not allowed", _LINK_HINT)
+
+
+_SCHEME_RE = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.\-]*)\s*:(?!\s)")
+_VALUE_HINT = "write the number, the e-mail address or the https:// link, and nothing else"
+
+
+def value_problem(value: str) -> MarkupProblem | None:
+    """Why ``value``, shown exactly as written (a contact's number, address or link), may not be.
+
+    Such a value is escaped where it is shown and only an ``https://`` one becomes
+    a link, so markup in it is harmless on the page; it is still refused when the
+    file is read, because it is a mistake (it would show as typed) or an attempt,
+    and an author should hear of it from the validator, not from a victim.
+    """
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    if "<" in value or ">" in value:
+        return MarkupProblem(f"{shown!r} holds '<' or '>': HTML is not allowed here", _VALUE_HINT)
+    entity = _ENTITY_RE.search(value)
+    if entity:
+        return MarkupProblem(
+            f"HTML entity {entity.group()!r} is not allowed", "type the character itself"
+        )
+    scheme = _SCHEME_RE.match(value)
+    if scheme is None:
+        return None
+    if scheme.group(1).lower() in ("mailto", "tel"):
+        return MarkupProblem(
+            f"write {shown!r} without '{scheme.group(1)}:'",
+            "a number or an e-mail address becomes a link by itself",
+        )
+    if scheme.group(1).lower() in ("https", "http"):
+        return link_problem(value.strip())
+    return MarkupProblem(f"'{scheme.group(1).lower()}:' values are not allowed", _VALUE_HINT)

@@ -2,9 +2,10 @@
 
 ``embed/partners.yaml`` is edited by hand, like the trees, so it is read the
 same way: a safe YAML reader that keeps positions, a published JSON Schema,
-then checks the schema cannot express (exact origins, theme values and their
-contrast, entry trees that exist). Every problem is one ``file:line:column``
-line and all of them are reported at once; a server never starts on a bad file.
+then checks the schema cannot express (origins parsed into their exact form by
+:mod:`.origins`, theme values and their contrast, entry trees that exist).
+Every problem is one ``file:line:column`` line and all of them are reported at
+once; a server never starts on a bad file.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jsonschema import ValidationError
 
 from . import schema
 from .markup import BIDI_RE
 from .model import LOCALES
+from .origins import OriginError, parse_origin
 from .problems import Problem, Problems, ProblemsError
 from .settings import PROJECT_ROOT
 from .theme import Theme, ThemeError, parse_theme
@@ -76,16 +77,18 @@ def load_partners(
     trees: Collection[str] | None = None,
     routes: Collection[str] | None = None,
     display: str | None = None,
+    production: bool = False,
 ) -> Registry:
     """Read and check the partner file, or raise :class:`ProblemsError` with every problem.
 
     ``trees`` is the set of tree ids the catalog holds; when given, each
     partner's entry tree must be one of them. ``routes`` is the set of intake
     route names (the routes file's and ``default``); when given, each
-    partner's ``intake_route`` must be one of them.
+    partner's ``intake_route`` must be one of them. In ``production``, an
+    ``http://`` origin is refused unless it is on this machine.
     """
     document = load_yaml(path, display=display)
-    return parse_partners(document, trees=trees, routes=routes)
+    return parse_partners(document, trees=trees, routes=routes, production=production)
 
 
 def parse_partners(
@@ -93,10 +96,13 @@ def parse_partners(
     *,
     trees: Collection[str] | None = None,
     routes: Collection[str] | None = None,
+    production: bool = False,
 ) -> Registry:
     problems = Problems()
     broken: set[Path_] = set()
     for at, error in schema.findings(document, SCHEMA_PATH):
+        if error.validator == "pattern" and len(at) == 4 and at[2] == "origins":
+            continue  # the origin parser says more precisely what is wrong (see _partner)
         for path, problem in _schema_problems(document, error, at):
             broken.add(path)
             problems.extend([problem])
@@ -113,7 +119,7 @@ def parse_partners(
     partners: dict[str, Partner] = {}
     for partner_id, raw in data["partners"].items():
         if isinstance(raw, dict):
-            partners[partner_id] = _partner(partner_id, raw, report, trees, routes)
+            partners[partner_id] = _partner(partner_id, raw, report, trees, routes, production)
     problems.raise_if_any()
     return Registry(partners=partners, source=document.file)
 
@@ -124,17 +130,26 @@ def _partner(
     report: Callable[[Path_, str, str], None],
     trees: Collection[str] | None,
     routes: Collection[str] | None = None,
+    production: bool = False,
 ) -> Partner:
-    """Check what the schema cannot, tolerating values the schema refused already."""
+    """Check what the schema cannot, tolerating values the schema refused already.
+
+    Only origins that parse, in their exact form, are kept: they are what
+    ``frame-ancestors`` lists and what ``?origin=`` may select.
+    """
     base = ("partners", partner_id)
     origins: list[str] = []
     raw_origins = raw.get("origins")
     for index, origin in enumerate(raw_origins if isinstance(raw_origins, list) else []):
-        exact = normalise_origin(origin)
         where = (*base, "origins", index)
-        if exact is None:
-            report(where, f"{origin!r} is not an origin", "write scheme://host[:port]")
-        elif exact != origin:
+        if not isinstance(origin, str):
+            continue  # the schema said what it must be
+        try:
+            exact = parse_origin(origin, production=production)
+        except OriginError as exc:
+            report(where, exc.message, exc.hint)
+            continue
+        if exact != origin:
             report(
                 where,
                 f"origin {origin!r} is not written exactly",
@@ -200,25 +215,13 @@ def _unknown_route(name: str, routes: Collection[str]) -> tuple[str, str]:
 def normalise_origin(origin: str) -> str | None:
     """The exact form a browser sends in ``Origin`` and ``event.origin``, or ``None``.
 
-    Lower-case scheme and host, no default port, nothing after the port.
+    Lower-case scheme and host, no default port, nothing after the port
+    (see :func:`.origins.parse_origin`, which also says why an origin is refused).
     """
-    if not isinstance(origin, str) or any(c.isspace() for c in origin) or "*" in origin:
-        return None
     try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:
+        return parse_origin(origin) if isinstance(origin, str) else None
+    except OriginError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
-        return None
-    scheme = parts.scheme.lower()
-    default = 443 if scheme == "https" else 80
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 def _schema_problems(

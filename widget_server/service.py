@@ -57,7 +57,10 @@ def load_world_partners(settings: Settings, catalog: Catalog) -> Registry:
     forwarder checks the names against the routes it uses, too).
     """
     return load_partners(
-        settings.partners_file, trees=catalog.trees.keys(), routes=route_names(settings)
+        settings.partners_file,
+        trees=catalog.trees.keys(),
+        routes=route_names(settings),
+        production=settings.production,
     )
 
 

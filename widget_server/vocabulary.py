@@ -3,7 +3,8 @@
 Trees name categories and advice by id, and advice names contacts by id, so
 one advice text is fixed in one place and the observatory counts like with
 like. This module loads the three files, checks them (schema, markup, ids that
-refer to each other) and compiles them to the immutable model.
+refer to each other, contact values that are numbers, addresses or links and
+never markup) and compiles them to the immutable model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import schema
+from .markup import value_problem
 from .model import Advice, Category, Contact, Country, Family
 from .problems import Problem, ProblemsError, display_path, suggest
 from .texts import TextCompiler
@@ -117,7 +119,22 @@ def load(folder: Path, texts: TextCompiler, limits: Limits = DEFAULT_LIMITS) -> 
     vocabulary.categories = _ids(vocabulary.documents.get("categories"), "categories")
     vocabulary.advice = _ids(vocabulary.documents.get("advice"), "advice")
     vocabulary.problems.extend(_cross_checks(vocabulary))
+    vocabulary.problems.extend(_contact_values(vocabulary.documents.get("countries")))
     return vocabulary
+
+
+def _contact_values(countries: Document | None) -> list[Problem]:
+    """Contact values with markup in them: shown as typed on every outcome, so refused here."""
+    problems: list[Problem] = []
+    for code, country in _entries(countries.data if countries else None, "countries"):
+        contacts = country.get("contacts")
+        for index, contact in enumerate(contacts if isinstance(contacts, list) else []):
+            value = contact.get("value") if isinstance(contact, dict) else None
+            found = value_problem(value) if isinstance(value, str) else None
+            if countries is not None and found is not None:
+                where = ("countries", code, "contacts", index, "value")
+                problems.append(countries.problem(where, found.message, found.hint))
+    return problems
 
 
 def _ids(document: Document | None, key: str) -> frozenset[str] | None:

@@ -5,7 +5,10 @@ value, and duplicate keys (the last one silently wins). So we let PyYAML
 *compose* the document (safe: no tags are constructed, the C parser when
 present) and build plain Python values ourselves from the node graph, recording
 each value's position and refusing what a hand-written file never needs:
-duplicate keys, huge expansions through aliases, custom tags, oversized files.
+duplicate keys, huge expansions through aliases, explicit tags, numbers too long
+to be numbers, oversized files. What each plain value means is decided in
+:mod:`.yamlvalues`; lines and columns are counted as editors count them
+(:mod:`.yamlsyntax`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 import yaml
 
 from .problems import Problem, ProblemsError
+from .yamlsyntax import Lines, syntax_problem
+from .yamlvalues import MERGE_TAG, STR_TAG, ValueProblem, plain_value, tag_problem
 
 try:  # The C parser is several times faster; fall back when libyaml is missing.
     from yaml import CSafeLoader as _Loader
@@ -37,19 +42,6 @@ MAX_DEPTH = 40
 
 #: A key path into a document: mapping keys and list indexes.
 Path_ = tuple[str | int, ...]
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
-
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-    "tag:yaml.org,2002:timestamp",
-}
 
 
 @dataclass
@@ -127,15 +119,17 @@ def parse_yaml(raw: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Doc
             ]
         )
     text = _decode(raw, name)
+    lines = Lines(text)
     try:
-        node, first_alias = _compose(text, limits.max_depth)
+        node, first_alias, tags = _compose(text, limits.max_depth)
     except _ComposeProblem as exc:
-        raise ProblemsError([Problem(name, exc.line, exc.column, exc.message, exc.hint)]) from None
+        line, column = lines.of(exc.mark)
+        raise ProblemsError([Problem(name, line, column, exc.message, exc.hint)]) from None
     except yaml.MarkedYAMLError as exc:
-        raise ProblemsError([_syntax_problem(exc, text, name, limits.max_depth)]) from None
+        raise ProblemsError([syntax_problem(exc, lines, name, limits.max_depth)]) from None
     except yaml.reader.ReaderError as exc:
         char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
-        line, column = _line_column(text, max(text.find(char), 0))
+        line, column = lines.at(max(text.find(char), 0))
         raise ProblemsError(
             [
                 Problem(
@@ -155,10 +149,14 @@ def parse_yaml(raw: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Doc
     document = Document(file=name, data=None, raw=raw)
     if node is None:
         raise ProblemsError([Problem(name, 1, 1, "the file is empty", "write the tree in it")])
-    builder = _Builder(document, limits, first_alias)
+    builder = _Builder(document, limits, first_alias, lines)
+    for mark, message, hint in tags:
+        builder.add(mark, message, hint)
     document.data = builder.build(node, ())
     if builder.problems:
-        raise ProblemsError(builder.problems)
+        # An aliased value is built once per alias: say each of its problems once.
+        unique = dict.fromkeys(builder.problems)
+        raise ProblemsError(sorted(unique, key=lambda p: (p.line, p.column)))
     return document
 
 
@@ -184,7 +182,7 @@ def _decode(raw: bytes, name: str) -> str:
         ) from None
     control = _CONTROL_RE.search(text)
     if control:
-        line, column = _line_column(text, control.start())
+        line, column = Lines(text).at(control.start())
         raise ProblemsError(
             [
                 Problem(
@@ -199,27 +197,29 @@ def _decode(raw: bytes, name: str) -> str:
     return text
 
 
-def _line_column(text: str, index: int) -> tuple[int, int]:
-    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
-
-
 class _ComposeProblem(Exception):
     def __init__(self, mark: Any, message: str, hint: str) -> None:
         super().__init__(message)
-        self.line, self.column = mark.line + 1, mark.column + 1
-        self.message, self.hint = message, hint
+        self.mark, self.message, self.hint = mark, message, hint
 
 
-def _compose(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
+#: A problem found while composing, reported with the builder's: (mark, message, hint).
+_Found = tuple[Any, str, str]
+
+
+def _compose(text: str, max_depth: int) -> tuple[yaml.Node | None, Any, list[_Found]]:
     """Build the node graph from parser events, without recursion.
 
     ``yaml.compose`` recurses once per nesting level, and the C composer
     crashes the whole process on a file of 100,000 ``[``. Reading the events
     ourselves lets us stop at ``max_depth`` before anything deep is built.
-    Returns the root node and where the first alias is, which is where a
-    document that expands too much should be fixed.
+    Returns the root node, where the first alias is (which is where a
+    document that expands too much should be fixed) and the explicit tags
+    refused. A node with a refused tag is built as if it had none, so the
+    rest of the file is still checked.
     """
     first_alias: Any = None
+    tags: list[_Found] = []
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     anchors: dict[str, yaml.Node] = {}
     stack: list[yaml.CollectionNode] = []
@@ -255,8 +255,12 @@ def _compose(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
                 )
         elif type(event) is yaml.ScalarEvent:
             tag = event.tag
-            if tag is None or tag == "!":
-                tag = _scalar_tag(event.value) if event.implicit[0] else _STR_TAG
+            if tag is not None and (refused := tag_problem(tag, scalar=True)):
+                tags.append((start, *refused))
+            if tag is None:
+                tag = _scalar_tag(event.value) if event.implicit[0] else STR_TAG
+            elif tag != STR_TAG:  # '!' says "text" (YAML's non-specific tag); others refused
+                tag = STR_TAG
             node: yaml.Node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
             attach(node, event.anchor)
         elif isinstance(event, yaml.AliasEvent):
@@ -278,8 +282,9 @@ def _compose(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
             is_sequence = isinstance(event, yaml.SequenceStartEvent)
             kind = yaml.SequenceNode if is_sequence else yaml.MappingNode
             tag = event.tag
-            if tag is None or tag == "!":
-                tag = _SEQUENCE_TAG if is_sequence else _MAPPING_TAG
+            if tag is not None and (refused := tag_problem(tag, scalar=False)):
+                tags.append((start, *refused))
+            tag = _SEQUENCE_TAG if is_sequence else _MAPPING_TAG
             collection = kind(tag, [], start, end, flow_style=event.flow_style)
             attach(collection, event.anchor)
             stack.append(collection)
@@ -287,10 +292,9 @@ def _compose(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
         elif type(event) in ends:
             stack.pop().end_mark = event.end_mark
             keys.pop()
-    return root, first_alias
+    return root, first_alias, tags
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
 _SEQUENCE_TAG = "tag:yaml.org,2002:seq"
 _MAPPING_TAG = "tag:yaml.org,2002:map"
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
@@ -301,100 +305,43 @@ def _scalar_tag(value: str) -> str:
     for tag, pattern in [*_IMPLICIT.get(value[:1], ()), *_IMPLICIT.get(None, ())]:
         if pattern.match(value):
             return str(tag)
-    return _STR_TAG
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, name: str, max_depth: int) -> Problem:
-    """One line for a YAML syntax error, pointing where the author must look."""
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    what = exc.problem or exc.context or "this is not valid YAML"
-    if "nesting depth" in what:
-        # libyaml 0.2.6 and later refuse 1,000 open brackets while reading ahead,
-        # before the composer sees the level where it would have stopped.
-        return Problem(
-            name, line, column, f"nested more than {max_depth} levels deep", "flatten the structure"
-        )
-    context = exc.context or ""
-    opened = exc.context_mark
-    lines = text.splitlines()
-    here = lines[line - 1][column - 1 : column] if 0 < line <= len(lines) else ""
-    if here == "\t" or "tab" in what:
-        return Problem(name, line, column, "a tab is used here", "indent with spaces, not tabs")
-    if opened is not None and "quoted scalar" in context:
-        quote = text.splitlines()[opened.line][opened.column : opened.column + 1] or '"'
-        return Problem(
-            name,
-            opened.line + 1,
-            opened.column + 1,
-            f"the quote {quote} opened here is never closed",
-            f"end the text with {quote}",
-        )
-    if opened is not None and "flow" in context and ("expected ','" in what or "end" in what):
-        bracket = text.splitlines()[opened.line][opened.column : opened.column + 1]
-        closing = {"[": "]", "{": "}"}.get(bracket, "]")
-        return Problem(
-            name,
-            opened.line + 1,
-            opened.column + 1,
-            f"the '{bracket}' opened here is never closed",
-            f"close it with '{closing}'",
-        )
-    if "mapping values" in what:
-        return Problem(
-            name,
-            line,
-            column,
-            "a text contains ': ' but has no quotes around it",
-            'put the whole text in quotes: "..."',
-        )
-    if "expected" in what and ("key" in what or "block end" in what or "indicator" in what):
-        hint = "check the indentation of this line against the lines above"
-    else:
-        hint = "check the quotes, colons and indentation around here"
-    return Problem(name, line, column, f"not valid YAML: {what}", hint)
+    return STR_TAG
 
 
 class _Builder:
     """Turns a composed node graph into plain values, with positions."""
 
-    def __init__(self, document: Document, limits: Limits, first_alias: Any) -> None:
+    def __init__(self, document: Document, limits: Limits, first_alias: Any, lines: Lines) -> None:
         self.document = document
         self.limits = limits
         self.first_alias = first_alias
+        self.lines = lines
         self.problems: list[Problem] = []
         self.values = 0
         self.too_big = False
         self.open: set[int] = set()
 
+    def add(self, mark: Any, message: str, hint: str = "") -> None:
+        line, column = self.lines.of(mark)
+        self.problems.append(Problem(self.document.file, line, column, message, hint))
+
     def _add(self, node: yaml.Node, message: str, hint: str = "") -> None:
-        mark = node.start_mark
-        self.problems.append(
-            Problem(self.document.file, mark.line + 1, mark.column + 1, message, hint)
-        )
+        self.add(node.start_mark, message, hint)
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.values += 1
         if self.values > self.limits.max_values:
             if not self.too_big:
                 self.too_big = True
-                mark = self.first_alias or node.start_mark
-                self.problems.append(
-                    Problem(
-                        self.document.file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        f"the document expands to more than {self.limits.max_values:,} values",
-                        "each alias (*) repeats what its anchor (&) holds; write the content out",
-                    )
+                self.add(
+                    self.first_alias or node.start_mark,
+                    f"the document expands to more than {self.limits.max_values:,} values",
+                    "each alias (*) repeats what its anchor (&) holds; write the content out",
                 )
             return None
-        self.document.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.document.positions[path] = self.lines.of(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
-        if node.tag not in _COLLECTION_TAGS:
-            self._add(node, f"unsupported tag {node.tag}", "remove the '!' tag")
-            return None
         if id(node) in self.open:
             self._add(node, "an alias refers to itself", "remove the '*' alias from its own anchor")
             return None
@@ -415,12 +362,12 @@ class _Builder:
         result: dict[str, Any] = {}
         first_seen: dict[str, yaml.Node] = {}
         for key_node, value_node in _pairs(node):
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == MERGE_TAG:
                 self._add(key_node, "a key must be a plain word", "remove '<<' merges or [ ] keys")
                 continue
             key = str(key_node.value)
             if key in first_seen:
-                line = first_seen[key].start_mark.line + 1
+                line = self.lines.of(first_seen[key].start_mark)[0]
                 self._add(
                     key_node,
                     f"duplicate key '{key}' (already on line {line})",
@@ -429,23 +376,17 @@ class _Builder:
                 continue
             first_seen[key] = key_node
             child = (*path, key)
-            mark = key_node.start_mark
-            self.document.key_positions[child] = (mark.line + 1, mark.column + 1)
+            self.document.key_positions[child] = self.lines.of(key_node.start_mark)
             result[key] = self.build(value_node, child)
         return result
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag not in _SCALAR_TAGS:
-            self._add(node, f"unsupported tag {node.tag}", "remove the '!' tag")
+        try:
+            return plain_value(node.tag, node.value)
+        except ValueProblem as exc:
+            self._add(node, exc.message, exc.hint)
             return None
-        constructor = yaml.SafeLoader.yaml_constructors[node.tag]
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return str(node.value)  # dates stay text: alerts parse them with their own rules
-        return constructor(_CONSTRUCTOR, node)
 
 
 def _pairs(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
     yield from node.value
-
-
-_CONSTRUCTOR = yaml.SafeLoader("")
