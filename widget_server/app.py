@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,6 +42,7 @@ from .compression import PageCompression
 from .dashboard import observatory_router
 from .events import EventStore, flush_events
 from .headers import SecurityHeaders, secured
+from .limits import RequestLimits
 from .model import Catalog
 from .partners import Registry
 from .report_step import Reporting
@@ -132,12 +133,20 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders),
+            Middleware(RequestLimits, page=too_large),
             Middleware(PageCompression),
             Middleware(BodyLimit, max_body=MAX_BODY),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={
+            HTTPException: http_error,
+            ClientDisconnect: client_gone,
+            Exception: server_error,
+        },
         lifespan=lifespan,
     )
+    # Starlette's trailing-slash redirect writes its Location from the Host
+    # header, which a client chooses: a URL with a slash too many is a 404.
+    app.router.redirect_slashes = False
     app.state.widget = widget
     app.state.reporting = reporting
     app.state.events = events
@@ -260,6 +269,22 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+def too_large(request: Request, status: int) -> Response:
+    """The page of a request past :mod:`.limits` (414, 431): the victim's ``too_large`` page."""
+    return pages.standalone(_widget(request), request, "too_large", status)
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """A client closed its connection mid-request: normal on phones, so no traceback.
+
+    The line is a warning without arguments, so a flood of them is coalesced
+    into one line a minute by the log's filter (:mod:`.logflood`). The answer
+    goes nowhere; uvicorn drops it.
+    """
+    logger.warning("a client closed its connection before its request was read")
+    return Response(status_code=400)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

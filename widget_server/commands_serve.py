@@ -147,6 +147,11 @@ def log_config() -> dict[str, Any]:
         "class": "logging.StreamHandler",
         "stream": "ext://sys.stderr",
     }
+    # One filter for every handler: a flood of one kind of warning or error,
+    # ours or uvicorn's, writes one line a minute (widget_server.logflood).
+    config.setdefault("filters", {})["coalesce"] = {"()": "widget_server.logflood.Coalesce"}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "coalesce"]
     config["loggers"]["widget_server"] = {
         "handlers": ["widget"],
         "level": "INFO",

@@ -61,7 +61,12 @@ class Frame:
         return urlencode(params)
 
 
-@functools.lru_cache(maxsize=4096)
+#: The longest query whose reading is cached: an origin and a language tag
+#: fit in a few hundred bytes, so the cache holds at most 4096 x 512 bytes of
+#: keys however many hostile queries arrive; longer ones are read every time.
+MAX_CACHED_QUERY = 512
+
+
 def frame_query(query_string: bytes) -> tuple[str | None, str | None]:
     """The ``origin`` and ``lang`` of a frame URL's query, read as Starlette reads them.
 
@@ -69,8 +74,17 @@ def frame_query(query_string: bytes) -> tuple[str | None, str | None]:
     mostly share a handful: parsing each once spares Starlette's
     ``QueryParams`` (about half of opening a frame) on every step.
     """
+    if len(query_string) > MAX_CACHED_QUERY:
+        return _read_query(query_string)
+    return _cached_query(query_string)
+
+
+def _read_query(query_string: bytes) -> tuple[str | None, str | None]:
     params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
     return params.get("origin"), params.get("lang")
+
+
+_cached_query = functools.lru_cache(maxsize=4096)(_read_query)
 
 
 class Refused(Exception):

@@ -93,10 +93,13 @@ def secured(headers: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     # A policy of features applies to documents only: on a stylesheet or a
     # script it would be 234 bytes of headers for nothing, about 700 bytes of a
     # victim's first question.
-    if b"permissions-policy" not in names and any(
-        name == b"content-type" and value.startswith(b"text/html") for name, value in raw
-    ):
-        raw.append((b"permissions-policy", _PERMISSIONS_POLICY))
+    if any(name == b"content-type" and value.startswith(b"text/html") for name, value in raw):
+        if b"permissions-policy" not in names:
+            raw.append((b"permissions-policy", _PERMISSIONS_POLICY))
+        # A page we serve opened in a window of its own (the frame's URL, the
+        # dashboard) keeps no handle on the window that opened it, nor it on us.
+        if b"cross-origin-opener-policy" not in names:
+            raw.append((b"cross-origin-opener-policy", b"same-origin"))
     if b"cache-control" not in names:
         raw.append((b"cache-control", NO_STORE.encode()))
     return raw
