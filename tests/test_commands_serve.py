@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -246,3 +247,30 @@ def test_embed_refuses_a_language_it_does_not_speak(
     assert exited.value.code == 2
     out, err = capsys.readouterr()
     assert out == "" and words in err and "fr, en, ar, nl" in err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_serve_on_a_damaged_outbox_stops_with_one_line_and_a_hint(env: Path, damage: str) -> None:
+    data = Path(os.environ["WIDGET_DATA_DIR"])
+    data.mkdir(parents=True)
+    outbox = data / "outbox.sqlite3"
+    if damage == "garbage":
+        outbox.write_bytes(b"\x00not an outbox\xff" * 500)
+    else:
+        with sqlite3.connect(outbox) as db:
+            db.execute("CREATE TABLE filler (x BLOB)")
+            db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(50)])
+        outbox.write_bytes(outbox.read_bytes()[: outbox.stat().st_size // 2])
+    done = subprocess.run(
+        [sys.executable, "-m", "widget_server.cli", "serve", "--port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("widget-server: error: cannot use the outbox")
+    assert "restore the last backup" in lines[0]

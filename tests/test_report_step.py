@@ -20,6 +20,7 @@ from widget_server.app import create_app
 from widget_server.forwarder import Forwarder, Tuning
 from widget_server.intake import IntakeThread
 from widget_server.model import Catalog
+from widget_server.outbox import Outbox
 from widget_server.partners import Registry
 from widget_server.reference import is_valid
 from widget_server.report_step import Reporting
@@ -307,3 +308,109 @@ def test_a_running_server_forwards_a_report_at_once(
                 time.sleep(0.02)
             assert reference in shown
         assert reporting.forwarder is None
+
+
+# -- issue 13: what the sent page says, what the fields take, when the store fails --
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"mode": "identified", "name": "Jeanne Exemple", "phone": "+32 470 12 34 56"}, {}),
+        ({}, {"mode": "identified", "name": "Jeanne Exemple", "phone": "+32 470 12 34 56"}),
+    ],
+    ids=["identified-then-anonymous", "anonymous-then-identified"],
+)
+def test_a_resend_in_another_mode_describes_what_was_stored(
+    victim: Victim, reporting: Reporting, first: dict[str, str], second: dict[str, str]
+):
+    form = victim.open_form()
+    sent = victim.send(form, **first)
+    again = victim.send(form, **second)
+    assert reference_on(sent.text) == reference_on(again.text)
+    stored_identified = bool(first)
+    expected = "sent_identified" if stored_identified else "sent_anonymous"
+    other = "sent_anonymous" if stored_identified else "sent_identified"
+    r = reporting.translator("en")
+    for page in (sent, again):
+        assert r(expected) in page.text and r(other) not in page.text
+    row = reporting.outbox.find(reference_on(sent.text))
+    assert row is not None
+    body = json.loads(reporting.outbox.body(row.report_id) or b"{}")
+    assert (body["identity"] is not None) is stored_identified
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Jeanne \u202eelpmexE"),
+        ("name", "Jeanne\u200bExemple"),
+        ("email", "jeanne@exa\u200dmple.org"),
+        ("phone", "+32 470 \u2066 12 34 56"),
+        ("phone", "\ufeff+32 470 12 34 56"),
+    ],
+)
+def test_identity_fields_refuse_invisible_controls(
+    victim: Victim, reporting: Reporting, field: str, value: str
+):
+    identity = {"mode": "identified", "name": "Jeanne Exemple", "email": "jeanne@example.org"}
+    page = victim.send(victim.open_form(), **{**identity, field: value})
+    assert page.status_code == 400
+    message = reporting.translator("en")("error.invisible_characters")
+    assert unescape(message) in unescape(page.text)
+    assert sum(reporting.outbox.counts().values()) == 0
+
+
+def test_the_description_loses_its_reordering_controls(victim: Victim, reporting: Reporting):
+    text = "Le site \u202egpj.exe\u202c m'a écrit\u200b ; famille 👨\u200d👩\u200d👧"
+    page = victim.send(victim.open_form(), description=text)
+    row = reporting.outbox.find(reference_on(page.text))
+    assert row is not None
+    body = json.loads(reporting.outbox.body(row.report_id) or b"{}")
+    assert body["description"] == "Le site gpj.exe m'a écrit ; famille 👨\u200d👩\u200d👧"
+
+
+def test_a_report_token_signed_with_a_removed_key_restarts(victim: Victim):
+    form = victim.open_form()
+    removed = Signer(("a-key-since-removed-0123456789abcdef",), 7200)
+    data = {
+        "state": hidden(form.text, "state"),
+        "report": removed.sign_report({"r": "5d0f6c3e-8a51-4c1e-9f7b-2a64e0c1d9b3", "p": "demo"}),
+        "do": "send",
+        "mode": "anonymous",
+        "country": "FR",
+        "consent": "yes",
+    }
+    page = victim.client.post(victim.action, data=data)
+    assert page.status_code == 400
+    assert 'data-page="restart"' in page.text
+
+
+def _damage(path: Path) -> None:
+    for extra in ("-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database\n" * 200)
+
+
+def test_a_damaged_outbox_gives_the_report_failed_page_and_an_unusable_health(
+    victim: Victim, reporting: Reporting
+):
+    form = victim.open_form()
+    assert victim.client.get("/healthz").status_code == 200
+    reporting.outbox.close()
+    _damage(reporting.outbox.path)
+    reporting.outbox.close()
+    page = victim.send(form)
+    assert page.status_code == 503
+    assert 'data-page="report-failed"' in page.text
+    assert reporting.translator("en")("save_failed_title") in unescape(page.text)
+    health = victim.client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json() == {"status": "unusable", "store": "outbox"}
+
+
+def test_health_says_unusable_when_the_disk_is_nearly_full(settings: Settings):
+    outbox = Outbox(settings.data_dir / "outbox.sqlite3", min_free=2**62)
+    problem = outbox.health()
+    assert problem is not None and "free" in problem
+    assert Outbox(settings.data_dir / "other.sqlite3").health() is None

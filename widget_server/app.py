@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -243,6 +244,12 @@ async def healthz(request: Request) -> Response:
     world = widget.world
     if world is None:
         return JSONResponse({"status": "starting"}, status_code=503)
+    reporting: Reporting = request.app.state.reporting
+    problem = await run_in_threadpool(reporting.outbox.health)
+    if problem is not None:
+        logger.error("the outbox cannot take reports: %s", problem)
+        # Which store, not why: the reason names paths, and is for the log.
+        return JSONResponse({"status": "unusable", "store": "outbox"}, status_code=503)
     return JSONResponse(
         {
             "status": "ok",

@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .outbox import OutboxError
 from .problems import ProblemsError
 from .settings import SettingsError
 
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
-    except (SettingsError, CommandError) as exc:
+    except (SettingsError, CommandError, OutboxError) as exc:
         print(f"widget-server: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

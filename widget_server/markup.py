@@ -27,6 +27,15 @@ BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066
 
 #: Finds any of :data:`BIDI_CONTROLS`.
 BIDI_RE = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+#: Invisible characters that hide or split text without reordering it: zero
+#: width space, non-joiner and joiner, the direction marks, word joiner, byte
+#: order mark, Arabic letter mark. Text a person reads never needs them in a
+#: name, an address or a number.
+INVISIBLE = frozenset(chr(c) for c in (*range(0x200B, 0x2010), 0x2060, 0xFEFF, 0x061C))
+
+#: Finds any of :data:`BIDI_CONTROLS` or :data:`INVISIBLE`.
+HIDDEN_RE = re.compile("[" + "".join(sorted(BIDI_CONTROLS | INVISIBLE)) + "]")
 _HTML_TAG_RE = re.compile(r"<(?:/?[A-Za-z][A-Za-z0-9-]*(?=[\s/>]|$)|[!?])[^<>\n]{0,40}>?")
 _ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _LINK_START_RE = re.compile(r"\[([^\[\]\n]*)\]\(")

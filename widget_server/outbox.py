@@ -31,6 +31,7 @@ its place for several machines.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 import uuid
@@ -104,6 +105,27 @@ class OutboxError(RuntimeError):
     """The outbox database cannot be used; the message says why."""
 
 
+#: Free disk space under which the outbox reports itself unusable in ``/healthz``.
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def unusable(path: Path, exc: BaseException) -> str:
+    """One line on why the outbox at ``path`` cannot be used, with what to do."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OutboxError):
+        return text
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        hint = "move the file aside and restore the last backup of WIDGET_DATA_DIR"
+    elif "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+        hint = "make WIDGET_DATA_DIR and its files writable by the server's user"
+    elif "full" in lowered or "no space" in lowered:
+        hint = "free some space on the disk of WIDGET_DATA_DIR"
+    else:
+        hint = "check that WIDGET_DATA_DIR is a writable folder on a local disk"
+    return f"cannot use the outbox {path}: {text} ({hint})"
+
+
 def outbox_path(settings: Settings) -> Path:
     """Where the outbox of ``settings`` lives.
 
@@ -116,13 +138,24 @@ def outbox_path(settings: Settings) -> Path:
 class Outbox:
     """The SQLite outbox. Safe to share between threads and between processes."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        min_free: int = MIN_FREE_BYTES,
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
+        #: Free disk bytes under which :meth:`health` says the outbox is unusable.
+        self.min_free = min_free
         #: ``secure_delete``: a purged report's bytes are overwritten, not left in free pages.
         self._connections = Connections(self.path, pragmas=["secure_delete=ON"])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(unusable(self.path, exc)) from None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Outbox:
@@ -134,7 +167,7 @@ class Outbox:
         try:
             return self._connections.get()
         except sqlite3.Error as exc:
-            raise OutboxError(f"cannot open the outbox {self.path}: {exc}") from None
+            raise OutboxError(unusable(self.path, exc)) from None
 
     def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction (see :meth:`Connections.write`)."""
@@ -143,6 +176,27 @@ class Outbox:
 
     def close(self) -> None:
         self._connections.close()
+
+    def health(self) -> str | None:
+        """Why the outbox could not take a report now, or ``None`` when it could.
+
+        For ``/healthz``: a read of the table (a damaged file fails it), a write
+        transaction opened and rolled back (a read-only file or folder fails
+        it), and the free space of the disk, since SQLite cannot say in advance
+        that the next commit will not fit.
+        """
+        try:
+            with self._connections.write_lock:
+                db = self._connection()
+                db.execute("SELECT id FROM reports LIMIT 1").fetchall()
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            free = shutil.disk_usage(self.path.parent).free
+        except (OSError, sqlite3.Error, OutboxError) as exc:
+            return unusable(self.path, exc)
+        if free < self.min_free:
+            return f"the disk of {self.path} has {free // 1024} KB free (free some space)"
+        return None
 
     def _migrate(self) -> None:
         with self._write() as db:

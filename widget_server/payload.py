@@ -24,6 +24,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from .markup import BIDI_CONTROLS, HIDDEN_RE
 from .model import Catalog
 from .walk import Position
 
@@ -80,9 +81,16 @@ def clean_text(text: str) -> str:
     return "".join(kept).strip()
 
 
+#: What the description loses: the controls that reorder text ("Trojan
+#: Source") and the zero-width space, word joiner and byte order mark. The
+#: joiners (emoji sequences, Persian) and the direction marks (mixed Arabic and
+#: Latin text) stay: they reorder nothing around them.
+_NEUTRALISED = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "\u200b\u2060\ufeff]")
+
+
 def clean_description(text: str) -> tuple[str | None, str | None]:
     """The description to send (``None`` if empty), and an error key if it is too long."""
-    cleaned = clean_text(text)
+    cleaned = clean_text(_NEUTRALISED.sub("", text))
     if len(cleaned) > MAX_DESCRIPTION:
         return None, "description_too_long"
     return (cleaned or None), None
@@ -101,6 +109,15 @@ def validate_identity(name: str, email: str, phone: str) -> tuple[Identity | Non
     errors: dict[str, str] = {}
     if not (name or email or phone):
         return None, errors
+    # An invisible control could make the intake read another name or number
+    # than the one stored: the victim is asked to remove it, nothing is guessed.
+    hidden = {
+        key: "invisible_characters"
+        for key, value in (("name", name), ("email", email), ("phone", phone))
+        if HIDDEN_RE.search(value)
+    }
+    if hidden:
+        return None, hidden
     if not name:
         errors["name"] = "name_missing"
     elif len(name) > MAX_NAME:

@@ -151,6 +151,23 @@ async def report_step(request: Request) -> Response:
     if position.outcome is None or not position.outcome.reportable:
         return bad_request(frame)
     reporting: Reporting = request.app.state.reporting
+    try:
+        return await _act(frame, reporting, state, position, form, request)
+    except (OutboxError, sqlite3.Error, OSError) as exc:
+        # A damaged, read-only or full store: the victim is told to try again
+        # later, in their language; the log gets the error's class, coalesced.
+        log.error("the outbox cannot be used: %s", type(exc).__name__)
+        return _failed(frame, reporting, state)
+
+
+async def _act(
+    frame: Frame,
+    reporting: Reporting,
+    state: State,
+    position: Position,
+    form: Mapping[str, list[str]],
+    request: Request,
+) -> Response:
     action = single(form, "do")
     if action is None:
         values = {"mode": "anonymous", "country": state.country}
@@ -243,22 +260,17 @@ async def _send(
     )
     try:
         stored = await run_in_threadpool(reporting.outbox.accept, report)
-    except (ReportError, OutboxError, sqlite3.Error) as exc:
+    except ReportError as exc:
         log.error("report not stored id=%s: %s", report_id, type(exc).__name__)
-        return message(
-            frame,
-            "report-failed",
-            r("save_failed_title"),
-            r("save_failed_text"),
-            status=503,
-            state=frame.widget.signer.sign_state(state),
-            autofocus=True,
-        )
+        return _failed(frame, reporting, state)
     reporting.wake()
     row = await run_in_threadpool(reporting.outbox.get, report_id)
     if row is None:  # pragma: no cover - accept() just committed it
         return bad_request(frame)
-    response = _sent(frame, reporting, state, token, row, identified=identity is not None)
+    # What was stored, not what this post said: a resend of the same report
+    # token with another identity mode stores nothing new (issue 13, point 5).
+    identified = await run_in_threadpool(_identified, reporting, row)
+    response = _sent(frame, reporting, state, token, row, identified=identified)
     if not stored.duplicate:
         log.info("report accepted id=%s reference=%s", stored.report_id, stored.reference)
         response.background = tally.reported(
@@ -270,6 +282,20 @@ async def _send(
             with_identity=identity is not None,
         )
     return response
+
+
+def _failed(frame: Frame, reporting: Reporting, state: State) -> Response:
+    """The report-failed page (503): nothing was stored, the victim may try again."""
+    r = reporting.translator(frame.locale)
+    return message(
+        frame,
+        "report-failed",
+        r("save_failed_title"),
+        r("save_failed_text"),
+        status=503,
+        state=frame.widget.signer.sign_state(state),
+        autofocus=True,
+    )
 
 
 def _form(
@@ -362,7 +388,10 @@ def _read_token(frame: Frame, token: str) -> str | Response:
     except StaleState:
         return restart(frame, status=200)
     except BadState:
-        return bad_request(frame)
+        # Forged, damaged, or signed with a key since removed from
+        # WIDGET_SECRET_KEYS (which no signature can tell apart): start again,
+        # as for a step state.
+        return restart(frame, status=400)
     partner = frame.partner
     if (
         not isinstance(data, dict)
