@@ -16,11 +16,12 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from widget_server.cli import main
 from widget_server.dashboard import observatory_router
 from widget_server.events import EventStore
 from widget_server.intake import create_intake_app
-from widget_server.ratelimit import OPERATOR_GUESSES, GuessThrottle, Rate
-from widget_server.settings import Settings
+from widget_server.ratelimit import ALL_OPERATOR_GUESSES, OPERATOR_GUESSES, GuessThrottle, Rate
+from widget_server.settings import Settings, SettingsError
 
 KEY = "operator-key-0123456789abcdef"
 GUESSER = ("127.0.0.1", 40000)
@@ -111,3 +112,49 @@ def test_a_guesser_may_try_again_once_a_token_has_refilled() -> None:
     assert throttle.wait("::1") == 1
     now[0] = 60.0
     assert throttle.wait("::1") == 0
+
+
+def test_guesses_spread_over_many_addresses_spend_a_shared_budget() -> None:
+    now = [0.0]
+    throttle = GuessThrottle(clock=lambda: now[0])
+    spread = [f"2001:db8:{n:x}::1" for n in range(ALL_OPERATOR_GUESSES.count)]  # a /64 each
+    for address in spread:
+        assert throttle.wait(address) == 0
+        throttle.failed(address)
+    assert throttle.wait("2001:db8:ffff::1") > 0, (
+        "a fresh /64 waits once everyone's budget is spent"
+    )
+    assert throttle.wait("127.0.0.1") > 0
+    now[0] = ALL_OPERATOR_GUESSES.period / ALL_OPERATOR_GUESSES.count
+    assert throttle.wait("2001:db8:ffff::1") == 0
+
+
+def test_the_dashboard_refuses_spread_guesses_once_the_shared_budget_is_spent(
+    dashboard: Starlette,
+) -> None:
+    for n in range(ALL_OPERATOR_GUESSES.count):
+        with TestClient(dashboard, client=(f"2001:db8:{n:x}::1", 1000)) as guesser:
+            assert guesser.get("/observatory/", headers=bearer("guess")).status_code == 401
+    with TestClient(dashboard, client=("2001:db8:ffff::1", 1000)) as fresh:
+        assert fresh.get("/observatory/", headers=bearer("guess")).status_code == 429
+
+
+def test_production_refuses_a_short_operator_key(tmp_path: Path) -> None:
+    strong = "k" * 40
+    base = {"mode": "production", "secret_keys": (strong,), "intake_key": strong}
+    with pytest.raises(SettingsError, match="WIDGET_OPERATOR_KEY is shorter than 32"):
+        Settings(data_dir=tmp_path, operator_key="7", **base).check()
+    Settings(data_dir=tmp_path, operator_key="o" * 32, **base).check()
+    Settings(data_dir=tmp_path, operator_key="", **base).check()
+
+
+def test_the_reference_intake_refuses_a_short_operator_key_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strong = "k" * 40
+    monkeypatch.setenv("WIDGET_MODE", "production")
+    monkeypatch.setenv("WIDGET_SECRET_KEYS", strong)
+    monkeypatch.setenv("WIDGET_INTAKE_KEY", strong)
+    monkeypatch.setenv("WIDGET_INTAKE_URL", "https://intake.example/reports")
+    assert main(["intake", "--port", "1", "--operator-key", "7"]) == 1
+    assert "--operator-key is shorter than 32 characters" in capsys.readouterr().err

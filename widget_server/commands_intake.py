@@ -27,7 +27,7 @@ from .intake import create_intake_app
 from .outbox import STATES, Outbox, OutboxError, Row, outbox_path
 from .reference import normalize
 from .routing import PartnerRoutes, load_routes
-from .settings import Settings
+from .settings import MIN_KEY_LENGTH, Settings
 
 #: The intake's port by default: the default ``WIDGET_INTAKE_URL`` posts there.
 DEFAULT_INTAKE_PORT = 8002
@@ -121,6 +121,11 @@ def run_intake(args: argparse.Namespace) -> int:
     keys = tuple(k.strip() for k in raw_key.split(",") if k.strip())
     if not keys:
         raise CommandError("the intake needs a signing key: --key KEY or WIDGET_INTAKE_KEY")
+    if settings.production and args.operator_key and len(args.operator_key) < MIN_KEY_LENGTH:
+        raise CommandError(
+            f"--operator-key is shorter than {MIN_KEY_LENGTH} characters; production needs a "
+            "long random key"
+        )
     db_path = args.db or settings.data_dir / "intake.sqlite3"
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.operator_key:
         print(

@@ -221,24 +221,42 @@ class RefusalLog:
 #: Wrong operator keys a client may send before it must wait.
 OPERATOR_GUESSES = Rate(10, 600.0)
 
+#: Wrong operator keys all clients together may send before every key waits:
+#: guesses spread over many addresses (a /64 each) are counted here.
+ALL_OPERATOR_GUESSES = Rate(100, 600.0)
+
+#: The key of the budget shared by every client (no address looks like it).
+_EVERYONE = "*"
+
 
 class GuessThrottle:
-    """Slows down guessing of a secret: a budget of *failed* attempts per client.
+    """Slows down guessing of a secret: a budget of *failed* attempts per client, and in all.
 
     A right key costs nothing, so an operator is never locked out by their own
     work; a client that has spent its budget of wrong keys is refused, right
     key or not, until a token has refilled, which makes the key unguessable
-    in practice from one address.
+    in practice from one address. Guesses from many addresses spend the shared
+    budget too; once it is spent, every key waits (even the right one: a key
+    that were still checked could still be guessed). An attacker can thus keep
+    operators out of the dashboard for a while, never victims out of the widget.
     """
 
-    def __init__(self, rate: Rate = OPERATOR_GUESSES, *, clock: Clock = time.monotonic):
+    def __init__(
+        self,
+        rate: Rate = OPERATOR_GUESSES,
+        *,
+        everyone: Rate = ALL_OPERATOR_GUESSES,
+        clock: Clock = time.monotonic,
+    ):
         self.buckets = Buckets(rate, clock=clock)
+        self.shared = Buckets(everyone, clock=clock)
 
     def wait(self, client: str | None) -> int:
         """Whole seconds ``client`` must wait before it may try a key; 0 when it may now."""
-        wait = self.buckets.wait(client_key(client))
+        wait = max(self.buckets.wait(client_key(client)), self.shared.wait(_EVERYONE))
         return max(1, math.ceil(wait)) if wait > 0 else 0
 
     def failed(self, client: str | None) -> None:
-        """Count one wrong key against ``client``."""
+        """Count one wrong key against ``client`` and against everyone."""
         self.buckets.take(client_key(client))
+        self.shared.take(_EVERYONE)

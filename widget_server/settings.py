@@ -155,6 +155,12 @@ class Settings:
                     "WIDGET_INTAKE_KEY is the development key or shorter than "
                     f"{MIN_KEY_LENGTH} characters; production needs the key agreed with the intake"
                 )
+            if self.operator_key and len(self.operator_key) < MIN_KEY_LENGTH:
+                raise SettingsError(
+                    f"WIDGET_OPERATOR_KEY is shorter than {MIN_KEY_LENGTH} characters; production "
+                    "needs a long random key, or none to turn the dashboard off "
+                    '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
             if not sends_privately(self.intake_url):
                 raise SettingsError(
                     f"WIDGET_INTAKE_URL={self.intake_url}: production sends reports over https "
