@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
-from widget_server.frame import frame_query
+from widget_server import frame
+from widget_server.frame import MAX_CACHED_QUERY, frame_query
 
 #: Pieces a query is made of, awkward ones included.
 PIECES = st.sampled_from(
@@ -19,8 +20,16 @@ PIECES = st.sampled_from(
 def test_the_query_is_read_as_starlette_reads_it(query: str) -> None:
     raw = query.encode("utf-8")
     params = QueryParams(raw)
-    frame_query.cache_clear()
+    frame._cached_query.cache_clear()
     assert frame_query(raw) == (params.get("origin"), params.get("lang"))
+
+
+def test_a_long_query_is_read_but_never_kept() -> None:
+    frame._cached_query.cache_clear()
+    long = b"origin=https://a.example&lang=" + b"x" * MAX_CACHED_QUERY
+    assert frame_query(long) == ("https://a.example", "x" * MAX_CACHED_QUERY)
+    assert frame_query(b"lang=en") == (None, "en")
+    assert frame._cached_query.cache_info().currsize == 1
 
 
 def test_the_last_value_wins_and_blanks_are_values() -> None:
