@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from types import MappingProxyType
@@ -16,8 +17,9 @@ from helpers import EVENT_COLUMNS, event_rows
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.events import EventStore
+from widget_server.events import DIAGNOSES_PER_CLIENT, Event, EventStore, utc_today
 from widget_server.model import Catalog
+from widget_server.observatory import Period, build_report
 from widget_server.partners import Registry
 from widget_server.report_step import Reporting
 from widget_server.routing import Route as IntakeRoute
@@ -131,6 +133,103 @@ def test_a_diagnosis_and_a_report_add_one_row_each(web: TestClient, store: Event
     assert events[1] | common | outcome_fields | {"country": "FR", "reported": 0} == events[1]
     assert events[2] | common | outcome_fields == events[2]
     assert (events[2]["country"], events[2]["reported"], events[2]["with_identity"]) == ("BE", 1, 1)
+
+
+def rollup(store: EventStore, dim: str = "total") -> dict[tuple[str, str], int]:
+    """The all-partners cells of ``dim``, summed over days: (kind, value) -> count."""
+    with store.reader() as db:
+        rows = db.execute(
+            "SELECT kind, value, SUM(n) FROM daily WHERE scope = '*' AND dim = ?"
+            " GROUP BY kind, value",
+            (dim,),
+        ).fetchall()
+    return {(kind, value): n for kind, value, n in rows}
+
+
+def test_going_back_to_another_outcome_counts_one_diagnosis_the_last(
+    web: TestClient, store: EventStore
+):
+    victim = Victim(web)
+    card = victim.diagnose()
+    assert "Your card details were stolen" in card
+    question = victim.step(card, do="back")
+    nothing = victim.step(question, answer=["password"])
+    assert "A phishing attempt" in nothing
+    victim.step(victim.step(nothing, do="back"), answer=["password"])  # the same outcome again
+
+    kinds = [(e["kind"], e["severity"]) for e in event_rows(store)]
+    assert kinds == [("started", None), ("completed", "info")]
+    assert rollup(store) == {("started", ""): 1, ("completed", ""): 1}
+    assert rollup(store, "severity") == {("completed", "info"): 1}  # the high one is gone
+
+
+def test_a_replayed_state_counts_nothing_new(web: TestClient, store: EventStore):
+    victim = Victim(web)
+    first = web.get(victim.url())
+    question = victim.step(first.text, answer="me")
+    for _ in range(5):  # the same POST again, as a reload or a script would send it
+        victim.step(question, answer=["card"])
+    victim.report(victim.step(question, answer=["card"]))
+    victim.report(victim.step(question, answer=["card"]))
+    assert rollup(store) == {("started", ""): 1, ("completed", ""): 1, ("reported", ""): 1}
+
+
+def test_a_head_request_starts_no_diagnosis(web: TestClient, store: EventStore):
+    victim = Victim(web)
+    assert web.head(victim.url()).status_code == 200
+    assert event_rows(store) == []
+    # the GET that follows starts the one diagnosis
+    assert "Your card details were stolen" in victim.diagnose()
+    assert rollup(store) == {("started", ""): 1, ("completed", ""): 1}
+
+
+def test_one_client_adds_at_most_a_days_budget(web: TestClient, store: EventStore):
+    victim = Victim(web)
+    for _ in range(DIAGNOSES_PER_CLIENT.count + 30):
+        victim.diagnose()
+    counts = rollup(store)
+    assert counts == {
+        ("started", ""): DIAGNOSES_PER_CLIENT.count,
+        ("completed", ""): DIAGNOSES_PER_CLIENT.count,
+    }
+    assert all(e["kind"] != "started" or e["country"] == "FR" for e in event_rows(store))
+
+
+def test_the_completion_rate_never_passes_one(
+    settings: Settings, catalog: Catalog, registry: Registry, store: EventStore
+):
+    with build(settings, catalog, registry, store) as web:
+        for _ in range(3):
+            victim = Victim(web)
+            card = victim.diagnose()
+            victim.step(victim.step(victim.step(card, do="back"), answer=["password"]), do="back")
+            victim.step(card, do="lang", lang="fr")
+    report = build_report(store, Period.parse(None, None, None), threshold=0)
+    assert report.totals["started"].count == 3
+    assert report.rates["completion_rate"] == 1.0
+    before = {dim: rollup(store, dim) for dim in ("total", "severity", "category", "partner")}
+    store.rebuild_rollup()  # the incremental rollup is the one the events give
+    assert {dim: rollup(store, dim) for dim in before} == before
+
+
+def test_diagnosis_ids_are_kept_keyed_and_only_for_days(web: TestClient, store: EventStore):
+    victim = Victim(web)
+    first = web.get(victim.url())
+    state = Signer(SECRET_KEYS, 7200).read_state(hidden(first.text, "state"))
+    assert len(state.diagnosis) >= 16 and state.counted
+    victim.step(victim.step(first.text, answer="me"), answer=["card"])
+    with store.reader() as db:
+        links = db.execute("SELECT key, kind, day FROM diagnoses ORDER BY kind").fetchall()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(events)")]
+    assert [kind for _, kind, _ in links] == ["completed", "started"]
+    assert all(state.diagnosis not in key and len(key) == 32 for key, _, _ in links)
+    assert not any("diagnos" in column for column in columns)  # events never hold it
+    old = utc_today() - timedelta(days=3)
+    store.add(Event(kind="started", day=old, partner="demo", tree="entry", tree_version="t",
+                    locale="en", diagnosis="0" * 32))  # fmt: skip
+    with store.reader() as db:
+        days = {day for (day,) in db.execute("SELECT day FROM diagnoses")}
+    assert old.isoformat() not in days and len(days) == 1
 
 
 def test_nothing_personal_reaches_the_observatory(

@@ -22,8 +22,11 @@ million stored events answer in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
+import secrets
 import sqlite3
 import threading
 from collections import Counter
@@ -34,7 +37,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict, Unpack
 
+from . import diagnoses
 from .model import SEVERITIES
+from .ratelimit import Buckets, Rate, client_key
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -79,11 +84,19 @@ FLUSH_INTERVAL = 1.0
 #: The rollup's ``scope`` for counts over every partner.
 ALL_PARTNERS = "*"
 
+#: Diagnoses one client address (IPv6: one /64) adds to the observatory a day;
+#: past it its diagnoses work as ever but are not counted, so a script can
+#: neither fake a wave nor drown one. Kept in memory only, per process.
+DIAGNOSES_PER_CLIENT = Rate(20, 86_400.0)
+
+_DIAGNOSIS_KEY = re.compile(f"[0-9a-f]{{{diagnoses.KEY_LENGTH}}}")
+
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     day TEXT NOT NULL,
@@ -111,6 +124,8 @@ CREATE TABLE IF NOT EXISTS daily (
     PRIMARY KEY (scope, dim, day, kind, value)
 ) WITHOUT ROWID;
 """
+    + diagnoses.SCHEMA
+)
 
 _INSERT = (
     "INSERT INTO events (day, kind, partner, tree, tree_version, category, family, severity,"
@@ -164,6 +179,9 @@ class Event:
     family: str | None = None
     severity: str | None = None
     with_identity: bool = False
+    #: The keyed form of the diagnosis's id (:func:`.diagnoses.keyed`), so the
+    #: store counts one event of each kind per diagnosis; never written to ``events``.
+    diagnosis: str | None = None
 
     def check(self) -> None:
         """Refuse anything that could carry free text or identify someone.
@@ -178,6 +196,8 @@ class Event:
                 raise ValueError(name)
         if not _LOCALE.fullmatch(self.locale):
             raise ValueError("locale")
+        if self.diagnosis is not None and not _DIAGNOSIS_KEY.fullmatch(self.diagnosis):
+            raise ValueError("diagnosis")
         if self.country is not None and not _COUNTRY.fullmatch(self.country):
             raise ValueError("country")
         if self.victim_kind is not None and self.victim_kind not in VICTIM_KINDS:
@@ -250,9 +270,15 @@ class EventStore:
     most the last second of anonymous counts, never a victim's page or report.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 1000) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 1000, secret: bytes | None = None
+    ) -> None:
+        """``secret`` keys what is kept of diagnosis ids; processes sharing the file
+        must share it (:meth:`for_settings` derives it from the server's key)."""
         #: The database file.
         self.path = path
+        self._secret = secret or secrets.token_bytes(32)
+        self._budget = Buckets(DIAGNOSES_PER_CLIENT)
         self._busy_timeout_ms = busy_timeout_ms
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -265,7 +291,17 @@ class EventStore:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> EventStore:
-        return cls(settings.data_dir / FILENAME)
+        key = settings.secret_keys[0].encode()
+        secret = hmac.new(key, b"widget-server observatory diagnoses", hashlib.sha256).digest()
+        return cls(settings.data_dir / FILENAME, secret=secret)
+
+    def admits(self, client: str | None) -> bool:
+        """Whether a new diagnosis from ``client`` is counted (and spend one if so)."""
+        key = client_key(client)
+        if self._budget.wait(key) > 0:
+            return False
+        self._budget.take(key)
+        return True
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -289,19 +325,48 @@ class EventStore:
         batch = list(events)
         for event in batch:
             event.check()
-        counts: Counter[tuple[str, str, str, str, str]] = Counter()
-        for event in batch:
-            counts.update(event.rollup_keys())
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(_INSERT, (event.row() for event in batch))
-                self._db.executemany(_UPSERT, ((*key, n) for key, n in counts.items()))
+                counts = self._insert(batch)
+                self._db.executemany(_UPSERT, ((*key, n) for key, n in counts.items() if n))
+                if any(n < 0 for n in counts.values()):
+                    self._db.execute("DELETE FROM daily WHERE n <= 0")
+                diagnoses.forget_old(self._db, utc_today())
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return len(batch)
+
+    def _insert(self, batch: list[Event]) -> Counter[tuple[str, str, str, str, str]]:
+        """Insert ``batch`` (in a transaction), one count per diagnosis; the rollup change.
+
+        An event of a diagnosis that already counts for its kind adds nothing,
+        but a later outcome replaces the earlier one: the last outcome counts.
+        """
+        counts: Counter[tuple[str, str, str, str, str]] = Counter()
+        plain = [event for event in batch if event.diagnosis is None]
+        self._db.executemany(_INSERT, (event.row() for event in plain))
+        for event in plain:
+            counts.update(event.rollup_keys())
+        for event in batch:
+            key = event.diagnosis
+            if key is None:
+                continue
+            earlier = diagnoses.counted_event(self._db, key, event.kind)
+            if earlier is not None:
+                if event.kind != "completed":
+                    continue
+                replaced = self._db.execute(f"{_SELECT} WHERE id = ?", (earlier,)).fetchone()
+                if replaced is not None:
+                    counts.subtract(_event_of(replaced).rollup_keys())
+                    self._db.execute("DELETE FROM events WHERE id = ?", (earlier,))
+            row = self._db.execute(_INSERT, event.row()).lastrowid
+            assert row is not None
+            counts.update(event.rollup_keys())
+            diagnoses.link(self._db, key, event.kind, event.day, row)
+        return counts
 
     def record(self, event: Event, *, later: bool = False) -> bool:
         """Store ``event`` (or keep it for :meth:`flush`) and never raise.
@@ -352,16 +417,31 @@ class EventStore:
         return len(self._pending)
 
     def record_started(
-        self, *, day: date | None = None, later: bool = False, **where: Unpack[Where]
+        self,
+        *,
+        day: date | None = None,
+        later: bool = False,
+        diagnosis: str = "",
+        **where: Unpack[Where],
     ) -> bool:
-        """A victim opened the widget's first step."""
-        return self.record(Event(kind="started", day=day or utc_today(), **where), later=later)
+        """A victim opened the widget's first step (``diagnosis``: its id, if it has one)."""
+        event = Event(
+            kind="started", day=day or utc_today(), diagnosis=self._key(diagnosis), **where
+        )
+        return self.record(event, later=later)
 
     def record_completed(
-        self, *, day: date | None = None, later: bool = False, **outcome: Unpack[Outcome]
+        self,
+        *,
+        day: date | None = None,
+        later: bool = False,
+        diagnosis: str = "",
+        **outcome: Unpack[Outcome],
     ) -> bool:
-        """A victim reached an outcome."""
-        event = Event(kind="completed", day=day or utc_today(), **outcome)
+        """A victim reached an outcome; a later one of the same diagnosis replaces it."""
+        event = Event(
+            kind="completed", day=day or utc_today(), diagnosis=self._key(diagnosis), **outcome
+        )
         return self.record(event, later=later)
 
     def record_reported(
@@ -370,13 +450,21 @@ class EventStore:
         with_identity: bool,
         day: date | None = None,
         later: bool = False,
+        diagnosis: str = "",
         **outcome: Unpack[Outcome],
     ) -> bool:
         """A report of a completed diagnosis was accepted into the outbox."""
         event = Event(
-            kind="reported", day=day or utc_today(), with_identity=with_identity, **outcome
+            kind="reported",
+            day=day or utc_today(),
+            with_identity=with_identity,
+            diagnosis=self._key(diagnosis),
+            **outcome,
         )
         return self.record(event, later=later)
+
+    def _key(self, diagnosis: str) -> str | None:
+        return diagnoses.keyed(self._secret, diagnosis) if diagnosis else None
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
@@ -398,24 +486,8 @@ class EventStore:
         """Recompute ``daily`` from the events, for after a purge or a change of dimensions."""
         counts: Counter[tuple[str, str, str, str, str]] = Counter()
         with self.reader() as db:
-            for row in db.execute(
-                "SELECT day, kind, partner, tree, tree_version, locale, country, victim_kind,"
-                " category, family, severity, with_identity FROM events"
-            ):
-                event = Event(
-                    kind=row[1],
-                    day=date.fromisoformat(row[0]),
-                    partner=row[2],
-                    tree=row[3],
-                    tree_version=row[4],
-                    locale=row[5],
-                    country=row[6],
-                    victim_kind=row[7],
-                    category=row[8],
-                    family=row[9],
-                    severity=row[10],
-                    with_identity=bool(row[11]),
-                )
+            for row in db.execute(_SELECT):
+                event = _event_of(row)
                 counts.update(event.rollup_keys())
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -426,6 +498,30 @@ class EventStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+_SELECT = (
+    "SELECT day, kind, partner, tree, tree_version, locale, country, victim_kind,"
+    " category, family, severity, with_identity FROM events"
+)
+
+
+def _event_of(row: tuple[object, ...]) -> Event:
+    """The event of a row of :data:`_SELECT`."""
+    return Event(
+        kind=row[1],  # type: ignore[arg-type]
+        day=date.fromisoformat(str(row[0])),
+        partner=str(row[2]),
+        tree=str(row[3]),
+        tree_version=str(row[4]),
+        locale=str(row[5]),
+        country=row[6],  # type: ignore[arg-type]
+        victim_kind=row[7],  # type: ignore[arg-type]
+        category=row[8],  # type: ignore[arg-type]
+        family=row[9],  # type: ignore[arg-type]
+        severity=row[10],  # type: ignore[arg-type]
+        with_identity=bool(row[11]),
+    )
 
 
 async def flush_events(store: EventStore, interval: float = FLUSH_INTERVAL) -> None:

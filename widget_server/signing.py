@@ -78,6 +78,13 @@ class State:
     #: entry tree: (tree, node). The walk honours it only while an active alert
     #: of this partner leads there; ``None`` is the entry tree's start.
     start: tuple[str, str] | None = None
+    #: A random id given at the first step, kept whatever the victim changes:
+    #: the observatory counts one diagnosis per id, not one per page. Empty in
+    #: states signed before it existed.
+    diagnosis: str = ""
+    #: Whether the observatory counts this diagnosis: not once its client has
+    #: spent the day's budget (see :class:`~widget_server.events.EventStore`).
+    counted: bool = True
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -89,13 +96,20 @@ class State:
         }
         if self.start is not None:
             data["s"] = list(self.start)
+        if self.diagnosis:
+            data["d"] = self.diagnosis
+        if not self.counted:
+            data["u"] = 1
         return data
 
     @classmethod
     def from_json(cls, data: Any) -> State:
         """Rebuild a state, refusing any shape we never sign (defence in depth)."""
-        if not isinstance(data, dict) or set(data) - {"s"} != {"p", "t", "a", "l", "c"}:
+        if not isinstance(data, dict) or set(data) - {"s", "d", "u"} != {"p", "t", "a", "l", "c"}:
             raise BadState("unexpected state shape")
+        diagnosis = data.get("d", "")
+        if not isinstance(diagnosis, str) or len(diagnosis) > 32 or data.get("u", 1) != 1:
+            raise BadState("unexpected diagnosis")
         partner, tree, raw, locale, country = (data[k] for k in ("p", "t", "a", "l", "c"))
         if not all(isinstance(v, str) for v in (partner, tree, locale, country)):
             raise BadState("unexpected state field types")
@@ -119,7 +133,9 @@ class State:
                 answers.append(tuple(item))
             else:
                 raise BadState("an answer is neither a choice nor a list of choices")
-        return cls(partner, tree, tuple(answers), locale, country, start)
+        return cls(
+            partner, tree, tuple(answers), locale, country, start, diagnosis, "u" not in data
+        )
 
 
 #: The base64url alphabet, each character at its 6-bit value.

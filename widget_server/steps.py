@@ -7,6 +7,7 @@ answers of the signed state.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -32,7 +33,22 @@ async def first_step(request: Request) -> Response:
     except Refused as refused:
         return forbidden(refused.frame)
     partner = partner_of(frame)
-    state = State(partner.id, partner.tree, (), frame.locale, partner.country)
+    # A HEAD (a link checker, a preview) starts no diagnosis; a GET starts one,
+    # counted while its client is within the day's budget.
+    counted = (
+        request.method == "GET"
+        and frame.events is not None
+        and frame.events.admits(request.client.host if request.client else None)
+    )
+    state = State(
+        partner.id,
+        partner.tree,
+        (),
+        frame.locale,
+        partner.country,
+        diagnosis=secrets.token_urlsafe(12),
+        counted=counted,
+    )
     response = show(frame, state, autofocus=False)
     if response.status_code == 200:
         response.background = tally.started(frame.events, frame.world.catalog, state)

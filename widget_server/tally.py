@@ -10,12 +10,15 @@ as one line with the error's type, never a value.
 
 What is counted, and when (see ``docs/observatory.md``):
 
-- *started*: the widget's first step was shown (``GET /w/{token}``);
-- *completed*: an answer (or an alert's one tap) led to an outcome. Showing the
-  same outcome again (another language, another country, back from the report
-  form) is not a new diagnosis and is not counted again;
-- *reported*: a report was accepted into the outbox (a second press of "send"
-  stores nothing new and counts nothing new).
+- *started*: the widget's first step was shown (``GET /w/{token}``, not
+  ``HEAD``); it gives the diagnosis its random id;
+- *completed*: an answer (or an alert's one tap) led to an outcome, once per
+  diagnosis: a later outcome of the same diagnosis (Back, another answer)
+  replaces the earlier one, and showing or replaying one counts nothing new;
+- *reported*: a report was accepted into the outbox, once per diagnosis.
+
+A client past its day's budget (:data:`~widget_server.events.DIAGNOSES_PER_CLIENT`)
+gets diagnoses that are not counted at all (``State.counted``).
 """
 
 from __future__ import annotations
@@ -36,13 +39,14 @@ logger = logging.getLogger("widget_server.observatory")
 
 def started(store: EventStore | None, catalog: Catalog, state: State) -> BackgroundTask | None:
     """The event of a first step shown, to run after the page is sent."""
-    if store is None:
+    if store is None or not state.counted:
         return None
     return _task(
         store.record_started,
         lambda: {
             **_where(catalog, state.tree, state),
             "country": state.country,
+            "diagnosis": state.diagnosis,
         },
     )
 
@@ -51,11 +55,15 @@ def completed(
     store: EventStore | None, catalog: Catalog, state: State, position: Position
 ) -> BackgroundTask | None:
     """The event of an outcome reached, to run after the outcome page is sent."""
-    if store is None:
+    if store is None or not state.counted:
         return None
     return _task(
         store.record_completed,
-        lambda: {**_outcome(catalog, state, position), "country": state.country},
+        lambda: {
+            **_outcome(catalog, state, position),
+            "country": state.country,
+            "diagnosis": state.diagnosis,
+        },
     )
 
 
@@ -73,7 +81,7 @@ def reported(
     ``country`` is the one the victim chose on the form (where the report goes),
     and ``with_identity`` only says whether they gave one: never what it was.
     """
-    if store is None:
+    if store is None or not state.counted:
         return None
     return _task(
         store.record_reported,
@@ -81,6 +89,7 @@ def reported(
             **_outcome(catalog, state, position),
             "country": country,
             "with_identity": with_identity,
+            "diagnosis": state.diagnosis,
         },
     )
 
