@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from widget_server import schema
-from widget_server.compiler import compile_folder
 from widget_server.settings import PROJECT_ROOT
+from widget_server.trees.compiler import compile_folder
 from widget_server.yamlsource import Limits, parse_yaml
 
 SIZES = (10, 100, 1_000, 10_000)

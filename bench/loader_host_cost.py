@@ -61,7 +61,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from widget_server.app import create_app
-from widget_server.assets import load_assets
+from widget_server.frame.assets import load_assets
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer
 

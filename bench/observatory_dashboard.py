@@ -1,6 +1,6 @@
 """How long the operators' dashboard takes with a million events stored.
 
-Stores synthetic events (``widget_server.sample_events``: the published mix,
+Stores synthetic events (``widget_server.observatory.samples``: the published mix,
 four partners, three countries, two years) with the same ``EventStore.add_many``
 the server uses, in batches of 20,000, then prints, each with how it was
 measured:
@@ -39,13 +39,13 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from widget_server.compiler import load_catalog
-from widget_server.dashboard import observatory_router
-from widget_server.events import Event, EventStore
-from widget_server.observatory import Period, build_report
-from widget_server.sample_events import PlantedWave, sample_events
+from widget_server.observatory.dashboard import observatory_router
+from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.figures import Period, build_report
+from widget_server.observatory.samples import PlantedWave, sample_events
+from widget_server.observatory.waves import waves_today
 from widget_server.settings import PROJECT_ROOT, Settings
-from widget_server.waves import waves_today
+from widget_server.trees.compiler import load_catalog
 
 KEY = "bench-operator-key-0123456789abcdef"
 #: Events per completed diagnosis in the sample mix: its start, a quarter more

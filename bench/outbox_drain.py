@@ -33,10 +33,10 @@ from pathlib import Path
 
 import httpx
 
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.outbox import Outbox, outbox_path
-from widget_server.payload import Identity, example_report
-from widget_server.routing import load_routes
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.payload import Identity, example_report
+from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 
 KEY = "bench-key-0123456789abcdef0123456789abcdef"

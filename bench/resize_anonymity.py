@@ -57,11 +57,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from widget_server.app import create_app
-from widget_server.model import Catalog, Outcome, Question
-from widget_server.service import load_world
+from widget_server.frame.world import load_world
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer, State
-from widget_server.walk import Answer, walk
+from widget_server.trees.model import Catalog, Outcome, Question
+from widget_server.trees.walk import Answer, walk
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]

@@ -50,9 +50,9 @@ import asyncio, json, sys, tempfile, time
 from pathlib import Path
 t0 = time.perf_counter()
 from widget_server.app import create_app
-from widget_server.compiler import load_catalog
+from widget_server.trees.compiler import load_catalog
 from widget_server.partners import load_partners
-from widget_server.service import Widget
+from widget_server.frame.world import Widget
 from widget_server.settings import Settings
 sys.path.insert(0, sys.argv[1])
 from _steps import running
@@ -105,7 +105,7 @@ def startup(runs: int) -> None:
 
 
 def scale() -> None:
-    from widget_server.compiler import compile_folder
+    from widget_server.trees.compiler import compile_folder
 
     print("2. compile time and memory against tree size (generated trees, compile_scale.py)")
     print(f"   {'nodes':>7} {'compile ms':>11} {'µs/node':>8} {'kept MB':>8} {'kB/node':>8}")

@@ -35,12 +35,12 @@ from pathlib import Path
 from _steps import PARTNER, call, first_page_path, http_scope, machine, running, steps
 from starlette.requests import Request
 
-from widget_server import frame as frame_module
-from widget_server import steps as steps_module
 from widget_server.app import create_app
+from widget_server.frame import request as frame_module
+from widget_server.frame import steps as steps_module
 from widget_server.settings import Settings
 from widget_server.signing import State
-from widget_server.walk import walk
+from widget_server.trees.walk import walk
 
 TARGET_MS = 1.0
 

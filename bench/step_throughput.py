@@ -82,7 +82,7 @@ def serve(kind: str, port: int, data_dir: str, access_log: bool) -> None:
 
     if kind == "app":
         from widget_server.app import create_app
-        from widget_server.service import load_world
+        from widget_server.frame.world import load_world
 
         settings = Settings(data_dir=Path(data_dir))
         catalog, registry = load_world(settings)

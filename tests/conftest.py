@@ -18,7 +18,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.model import (
+from widget_server.frame.report import Reporting
+from widget_server.partners import Registry, load_partners
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
+from widget_server.settings import Settings
+from widget_server.trees.model import (
     LOCALES,
     Advice,
     Catalog,
@@ -34,11 +39,6 @@ from widget_server.model import (
     Text,
     Tree,
 )
-from widget_server.partners import Registry, load_partners
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
-from widget_server.settings import Settings
 
 #: Newest first, as in WIDGET_SECRET_KEYS.
 SECRET_KEYS = ("test-key-newest-0123456789abcdef", "test-key-older-0123456789abcdef")

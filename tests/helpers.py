@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from widget_server.events import EventStore
+from widget_server.observatory.events import EventStore
 
 #: The columns of the observatory's ``events`` table, in order: all it may ever hold.
 EVENT_COLUMNS = (

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from widget_server.events import Event, EventStore
-from widget_server.sample_events import PlantedWave, sample_events
+from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.samples import PlantedWave, sample_events
 
 START = date(2025, 1, 1)
 DAYS = 60

@@ -17,17 +17,17 @@ from conftest import SECRET_KEYS
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from widget_server.alerts import Alerts, alerts_path, load_alerts
 from widget_server.app import create_app
-from widget_server.cli import main
-from widget_server.compiler import load_catalog
-from widget_server.events import EventStore
-from widget_server.model import Catalog
+from widget_server.cli.command import main
+from widget_server.frame.report import Reporting
+from widget_server.observatory.events import EventStore
 from widget_server.partners import Registry
 from widget_server.problems import ProblemsError
-from widget_server.report_step import Reporting
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer, State
+from widget_server.trees.alerts import Alerts, alerts_path, load_alerts
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import Catalog
 
 TODAY = date(2026, 11, 23)
 

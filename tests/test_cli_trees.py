@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.cli import main
+from widget_server.cli.command import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trees"
 

@@ -18,8 +18,8 @@ import httpx2 as httpx
 import pytest
 from conftest import PARTNERS_YAML, SECRET_KEYS
 
-from widget_server.assets import LOADER_PATH, PLACEHOLDER_LOADER
-from widget_server.cli import main
+from widget_server.cli.command import main
+from widget_server.frame.assets import LOADER_PATH, PLACEHOLDER_LOADER
 from widget_server.signing import Signer
 
 

@@ -15,10 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from widget_server.compiler import compile_files, compile_folder, load_catalog, load_tree_files
-from widget_server.model import Outcome, Question
 from widget_server.problems import ProblemsError
-from widget_server.walk import walk
+from widget_server.trees.compiler import (
+    compile_files,
+    compile_folder,
+    load_catalog,
+    load_tree_files,
+)
+from widget_server.trees.model import Outcome, Question
+from widget_server.trees.walk import walk
 from widget_server.yamlsource import MAX_BYTES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trees"

@@ -6,7 +6,7 @@ import pytest
 from conftest import SECRET_KEYS
 from starlette.testclient import TestClient
 
-from widget_server.compression import accepts_gzip
+from widget_server.frame.compression import accepts_gzip
 from widget_server.signing import Signer
 
 GZIP = {"Accept-Encoding": "gzip"}

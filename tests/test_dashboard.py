@@ -25,15 +25,15 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from widget_server.compiler import load_catalog
-from widget_server.dashboard import authorized, observatory_router
-from widget_server.events import EventStore
-from widget_server.model import Catalog
-from widget_server.observatory import Labels, Period, build_report
-from widget_server.observatory_export import report_csv, report_json
-from widget_server.sample_events import TINY_PARTNER
+from widget_server.observatory.dashboard import authorized, observatory_router
+from widget_server.observatory.events import EventStore
+from widget_server.observatory.export import report_csv, report_json
+from widget_server.observatory.figures import Labels, Period, build_report
+from widget_server.observatory.samples import TINY_PARTNER
+from widget_server.observatory.waves import WaveLog
 from widget_server.settings import PROJECT_ROOT, Settings
-from widget_server.waves import WaveLog
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import Catalog
 
 EVENTS = make_events()
 PERIOD = f"?from={START.isoformat()}&to={END.isoformat()}"
@@ -397,7 +397,7 @@ def test_the_page_renders_without_a_catalog(store: EventStore) -> None:
 
 
 def test_the_templates_are_packaged() -> None:
-    from widget_server.dashboard import TEMPLATES
+    from widget_server.observatory.dashboard import TEMPLATES
 
     for name in ("dashboard.html", "_dashboard_charts.html", "dashboard.css"):
         assert (TEMPLATES / name).is_file()

@@ -20,7 +20,7 @@ def written_pages() -> set[str]:
     found: set[str] = set()
     for template in (SOURCE / "templates").glob("*.html"):
         found |= set(re.findall(r'data-page="([a-z_-]+)"', template.read_text(encoding="utf-8")))
-    for module in SOURCE.glob("*.py"):
+    for module in SOURCE.rglob("*.py"):
         text = module.read_text(encoding="utf-8")
         found |= set(re.findall(r'\bmessage\(\s*[\w.]+,\s*"([a-z_-]+)"', text))
         found |= set(re.findall(r'\bstandalone\([^()]*?"([a-z_-]+)"', text))

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import EVENT_COLUMNS, event_rows
 
-from widget_server.compiler import load_catalog
-from widget_server.events import (
+from widget_server.observatory.events import (
     FILENAME,
     VICTIM_KIND_BY_ANSWER,
     VICTIM_KINDS,
@@ -21,9 +20,10 @@ from widget_server.events import (
     flush_events,
     victim_kind,
 )
-from widget_server.model import Question
-from widget_server.sample_events import sample_events
+from widget_server.observatory.samples import sample_events
 from widget_server.settings import PROJECT_ROOT, Settings
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import Question
 
 DAY = date(2025, 3, 14)
 
@@ -277,7 +277,7 @@ def test_a_bad_event_is_refused_when_recorded_not_when_flushed(
 def test_a_store_that_stopped_answering_keeps_a_bounded_number_of_events(
     store: EventStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr("widget_server.events.MAX_PENDING", 2)
+    monkeypatch.setattr("widget_server.observatory.events.MAX_PENDING", 2)
     results = [store.record_completed(**OUTCOME, later=True) for _ in range(3)]  # type: ignore[arg-type]
     assert results == [True, True, False]
     assert store.pending == 2

@@ -1,7 +1,7 @@
 """A 2xx that is not an acknowledgement is not a delivery: its budget, its schedule, the victim.
 
 Against the reference intake over real HTTP on loopback, made to answer 200
-without an acknowledgement (:mod:`widget_server.intake_faults`): a report gets
+without an acknowledgement (:mod:`widget_server.intake.faults`): a report gets
 ``unacknowledged_attempts`` such answers and is then dead, whole, with a reason
 starting ``unacknowledged:``; outages do not spend that budget and never kill a
 report; an operator's retry brings it back; the victim's page says "pending"
@@ -35,13 +35,13 @@ from test_forwarder_faults import (
     settings_for,
 )
 
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.intake import IntakeThread
-from widget_server.intake_faults import Faults
-from widget_server.outbox import Outbox, outbox_path
-from widget_server.payload import Identity
-from widget_server.report_step import Reporting
-from widget_server.routing import Route, Routes
+from widget_server.frame.report import Reporting
+from widget_server.intake.app import IntakeThread
+from widget_server.intake.faults import Faults
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.payload import Identity
+from widget_server.reports.routes import Route, Routes
 from widget_server.signing import Signer, State
 
 

@@ -28,13 +28,13 @@ from pathlib import Path
 import pytest
 from helpers import free_port, wait_for
 
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.intake import IntakeThread
-from widget_server.intake_faults import UNACKNOWLEDGED, Faults
-from widget_server.intake_store import IntakeStore, received_ids
-from widget_server.outbox import Outbox, outbox_path
-from widget_server.payload import Identity, example_report
-from widget_server.routing import load_routes
+from widget_server.intake.app import IntakeThread
+from widget_server.intake.faults import UNACKNOWLEDGED, Faults
+from widget_server.intake.store import IntakeStore, received_ids
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.payload import Identity, example_report
+from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 
 KEY = "fault-test-key-0123456789abcdef01234"
@@ -188,10 +188,10 @@ def test_connection_dropped_after_the_body_was_read(tmp_path: Path):
 #: reference) while its forwarder sends them.
 BURST = """
 import asyncio, sys
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.outbox import Outbox, outbox_path
-from widget_server.payload import example_report
-from widget_server.routing import load_routes
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.payload import example_report
+from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 
 async def main():

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
-from widget_server import frame
-from widget_server.frame import MAX_CACHED_QUERY, frame_query
+from widget_server.frame import request as frame
+from widget_server.frame.request import MAX_CACHED_QUERY, frame_query
 
 #: Pieces a query is made of, awkward ones included.
 PIECES = st.sampled_from(

@@ -22,11 +22,11 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.assets import LOADER_PATH
-from widget_server.model import LOCALES, Catalog
+from widget_server.frame.assets import LOADER_PATH
 from widget_server.partners import Registry
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer, State
+from widget_server.trees.model import LOCALES, Catalog
 
 DEMO_ORIGIN = "http://localhost:8001"
 

@@ -22,18 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from widget_server import signature
 from widget_server.app import create_app
-from widget_server.intake import create_intake_app
-from widget_server.model import Catalog
+from widget_server.frame.report import Reporting
+from widget_server.intake.app import create_intake_app
 from widget_server.partners import Registry
-from widget_server.payload import encode, example_report
-from widget_server.reference import new_reference
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
+from widget_server.reports import signature
+from widget_server.reports.payload import encode, example_report
+from widget_server.reports.reference import new_reference
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import Settings
 from widget_server.signing import Signer, State
+from widget_server.trees.model import Catalog
 
 FUZZ = settings(
     max_examples=100,

@@ -14,8 +14,8 @@ from widget_server.i18n import (
     load_messages,
     negotiate,
 )
-from widget_server.model import LOCALES
 from widget_server.problems import ProblemsError
+from widget_server.trees.model import LOCALES
 
 
 def test_every_locale_has_every_key() -> None:

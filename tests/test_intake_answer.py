@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from widget_server.intake_answer import case_of, reason_of, unacknowledged
+from widget_server.reports.answer import case_of, reason_of, unacknowledged
 
 REPORT_ID = "5d0f6c3e-8a51-4c1e-9f7b-2a64e0c1d9b3"
 OTHER_ID = "0b9e2f4a-1c3d-4e5f-8a7b-6c5d4e3f2a1b"

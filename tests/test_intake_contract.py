@@ -24,8 +24,8 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.openapi import from_path
 from starlette.testclient import TestClient
 
-from widget_server import signature
-from widget_server.intake import create_intake_app
+from widget_server.intake.app import create_intake_app
+from widget_server.reports import signature
 from widget_server.settings import PROJECT_ROOT
 
 CONTRACT = PROJECT_ROOT / "widget_server" / "schemas" / "intake.openapi.yaml"

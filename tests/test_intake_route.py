@@ -21,16 +21,16 @@ from conftest import PARTNERS_YAML
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.cli import main
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.intake import IntakeThread
-from widget_server.intake_store import received_ids
-from widget_server.outbox import Outbox, outbox_path
+from widget_server.cli.command import main
+from widget_server.frame.world import Widget
+from widget_server.intake.app import IntakeThread
+from widget_server.intake.store import received_ids
 from widget_server.partners import load_partners
-from widget_server.payload import example_report
 from widget_server.problems import ProblemsError
-from widget_server.routing import PartnerRoutes, load_routes
-from widget_server.service import Widget
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.payload import example_report
+from widget_server.reports.routes import PartnerRoutes, load_routes
 from widget_server.settings import Settings
 
 KEY = "route-test-key-0123456789abcdef0123"

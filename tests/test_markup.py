@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from widget_server.markup import (
+from widget_server.trees.markup import (
     BIDI_CONTROLS,
     check,
     link_problem,

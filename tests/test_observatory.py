@@ -24,12 +24,11 @@ from observatory_data import (
     make_store,
 )
 
-from widget_server import cli
-from widget_server.compiler import load_catalog
-from widget_server.disclosure import Figure, suppress
-from widget_server.events import Event, EventStore
-from widget_server.model import Catalog
-from widget_server.observatory import (
+from widget_server.cli import command as cli
+from widget_server.observatory.disclosure import Figure, suppress
+from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.export import report_csv, report_json
+from widget_server.observatory.figures import (
     MAX_DAYS,
     Labels,
     Period,
@@ -38,10 +37,11 @@ from widget_server.observatory import (
     Table,
     build_report,
 )
-from widget_server.observatory_export import report_csv, report_json
-from widget_server.sample_events import TINY_PARTNER, sample_events
+from widget_server.observatory.samples import TINY_PARTNER, sample_events
+from widget_server.observatory.waves import WaveLog, WaveRule, detect_waves, tail_score, waves_today
 from widget_server.settings import PROJECT_ROOT
-from widget_server.waves import WaveLog, WaveRule, detect_waves, tail_score, waves_today
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import Catalog
 
 EVENTS = make_events()
 

@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from widget_server.cli import main
-from widget_server.dashboard import observatory_router
-from widget_server.events import EventStore
-from widget_server.intake import create_intake_app
+from widget_server.cli.command import main
+from widget_server.intake.app import create_intake_app
+from widget_server.observatory.dashboard import observatory_router
+from widget_server.observatory.events import EventStore
 from widget_server.ratelimit import ALL_OPERATOR_GUESSES, OPERATOR_GUESSES, GuessThrottle, Rate
 from widget_server.settings import Settings, SettingsError
 

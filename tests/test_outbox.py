@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.outbox import MIGRATIONS, Completion, Outbox, OutboxError, outbox_path
-from widget_server.payload import Identity, ReportError, example_report
-from widget_server.reference import is_valid
+from widget_server.reports.outbox import MIGRATIONS, Completion, Outbox, OutboxError, outbox_path
+from widget_server.reports.payload import Identity, ReportError, example_report
+from widget_server.reports.reference import is_valid
 from widget_server.settings import Settings
 
 NAME = "Jeanne Exemple"

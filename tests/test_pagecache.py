@@ -12,8 +12,8 @@ from conftest import SECRET_KEYS
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from widget_server.pagecache import STATE_SLOT, Body, PageCache
-from widget_server.service import Widget
+from widget_server.frame.pagecache import STATE_SLOT, Body, PageCache
+from widget_server.frame.world import Widget
 from widget_server.signing import Signer
 
 DEMO_ORIGIN = "http://127.0.0.1:8001"
@@ -117,7 +117,7 @@ def test_a_page_from_the_cache_is_the_page_drawn_afresh(
     assert pages.hits == hits + 3
     # No state is trusted into a slot now: each page is drawn by its template
     # with the real state in it, the way it was before there was a cache.
-    monkeypatch.setattr("widget_server.pagecache._STATE_CHARACTERS", frozenset())
+    monkeypatch.setattr("widget_server.frame.pagecache._STATE_CHARACTERS", frozenset())
     assert pages_of_a_diagnosis(client, token, **query) == first == second
     assert 'data-outcome="phishing"' in first[-1]
     assert ('data-parent-origin="' in first[0]) is ("origin" in query)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from widget_server.headers import frame_csp
+from widget_server.frame.headers import frame_csp
 from widget_server.origins import OriginError, parse_origin
 from widget_server.partners import load_partners, normalise_origin
 from widget_server.problems import ProblemsError

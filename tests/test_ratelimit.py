@@ -19,10 +19,10 @@ from conftest import SECRET_KEYS
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.commands_serve import SERVER_OPTIONS
-from widget_server.intake import IntakeThread
-from widget_server.intake_store import received_ids
-from widget_server.model import Catalog
+from widget_server.cli.serve import SERVER_OPTIONS
+from widget_server.frame.report import Reporting
+from widget_server.intake.app import IntakeThread
+from widget_server.intake.store import received_ids
 from widget_server.partners import Registry
 from widget_server.ratelimit import (
     Buckets,
@@ -32,9 +32,8 @@ from widget_server.ratelimit import (
     ReportLimits,
     client_key,
 )
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import (
     CLIENT_REPORT_RATE,
     PARTNER_REPORT_RATE,
@@ -42,6 +41,7 @@ from widget_server.settings import (
     SettingsError,
 )
 from widget_server.signing import Signer, State
+from widget_server.trees.model import Catalog
 
 INTAKE_KEY = "ratelimit-intake-key-0123456789abcdef"
 REPORTABLE = ("me", ("card",))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.cli import build_parser, main
+from widget_server.cli.command import build_parser, main
 from widget_server.partners import load_partners
 from widget_server.settings import ENVIRONMENT, PROJECT_ROOT
 

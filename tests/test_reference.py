@@ -7,7 +7,13 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from widget_server.reference import ALPHABET, check_character, is_valid, new_reference, normalize
+from widget_server.reports.reference import (
+    ALPHABET,
+    check_character,
+    is_valid,
+    new_reference,
+    normalize,
+)
 
 SHAPE = re.compile(r"^CW-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from widget_server.assets import LOADER_PATH, RELEASES_DIR, Asset, load_assets, load_releases
+from widget_server.frame.assets import LOADER_PATH, RELEASES_DIR, Asset, load_assets, load_releases
 
 
 def test_the_current_loader_is_released() -> None:

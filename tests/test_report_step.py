@@ -17,17 +17,17 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.forwarder import Forwarder, Tuning
-from widget_server.intake import IntakeThread
-from widget_server.model import Catalog
-from widget_server.outbox import Outbox
+from widget_server.frame.report import Reporting
+from widget_server.intake.app import IntakeThread
 from widget_server.partners import Registry
-from widget_server.reference import is_valid
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
+from widget_server.reports.forwarder import Forwarder, Tuning
+from widget_server.reports.outbox import Outbox
+from widget_server.reports.reference import is_valid
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import Settings
 from widget_server.signing import Signer, State
+from widget_server.trees.model import Catalog
 
 INTAKE_KEY = "report-step-intake-key-0123456789abcdef"
 REPORTABLE = ("me", ("card",))

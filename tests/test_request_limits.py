@@ -21,9 +21,9 @@ import pytest
 from conftest import PARTNERS_YAML, SECRET_KEYS
 from helpers import free_port, wait_for
 
-from widget_server import frame
-from widget_server.limits import MAX_HEADER, MAX_TARGET
-from widget_server.logflood import Coalesce
+from widget_server.cli.logflood import Coalesce
+from widget_server.frame import request as frame
+from widget_server.frame.limits import MAX_HEADER, MAX_TARGET
 from widget_server.signing import Signer
 
 

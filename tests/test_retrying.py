@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import random
 
-from widget_server.retrying import Tuning, backoff, parse_retry_after, unacknowledged_backoff
+from widget_server.reports.retrying import (
+    Tuning,
+    backoff,
+    parse_retry_after,
+    unacknowledged_backoff,
+)
 
 
 def test_backoff_is_full_jitter_and_capped():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from widget_server.problems import ProblemsError
-from widget_server.routing import load_routes
+from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 
 KEY = "k" * 40

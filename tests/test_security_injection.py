@@ -25,14 +25,14 @@ import pytest
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.cli import main
-from widget_server.markup import BIDI_RE, parse
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
-from widget_server.service import load_world, load_world_alerts
+from widget_server.cli.command import main
+from widget_server.frame.report import Reporting
+from widget_server.frame.world import load_world, load_world_alerts
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import Settings
 from widget_server.signing import Signer
+from widget_server.trees.markup import BIDI_RE, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trees"
 

@@ -24,15 +24,15 @@ from conftest import PARTNERS_YAML
 from test_ratelimit import serve
 
 from widget_server.app import create_app
-from widget_server.intake import IntakeThread
-from widget_server.intake_store import received_ids
-from widget_server.model import Catalog
+from widget_server.frame.report import Reporting
+from widget_server.intake.app import IntakeThread
+from widget_server.intake.store import received_ids
 from widget_server.partners import Registry
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import DEVELOPMENT_KEY, Settings
 from widget_server.signing import Signer
+from widget_server.trees.model import Catalog
 
 LONG_KEY = "production-key-that-is-long-enough-0123456789"
 

@@ -22,11 +22,11 @@ from starlette.testclient import TestClient
 from test_ratelimit import serve
 
 from widget_server.app import create_app
-from widget_server.model import Catalog
+from widget_server.frame.report import Reporting
 from widget_server.partners import Registry
-from widget_server.report_step import Reporting
 from widget_server.settings import Settings
 from widget_server.signing import EMBED_SALT, REPORT_SALT, STATE_SALT, Signer, State
+from widget_server.trees.model import Catalog
 
 REPORTABLE = ("me", ("card",))
 STATE = State("demo", "entry", REPORTABLE, "en", "FR")

@@ -29,12 +29,12 @@ import helpers
 import httpx2 as httpx
 from helpers import free_port
 
-from widget_server.compiler import load_catalog
-from widget_server.intake_store import IntakeStore
-from widget_server.model import Catalog, Outcome
-from widget_server.outbox import Outbox, outbox_path
+from widget_server.intake.store import IntakeStore
+from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import Catalog, Outcome
 
 KEY = "serve-fault-test-key-0123456789abcdef"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from widget_server.routing import load_routes
+from widget_server.reports.routes import load_routes
 from widget_server.settings import MIN_KEY_LENGTH, Settings, SettingsError, sends_privately
 
 PRODUCTION = {

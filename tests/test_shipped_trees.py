@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.compiler import compile_folder
-from widget_server.model import Catalog, Outcome, Question, Text
 from widget_server.problems import ProblemsError
-from widget_server.scenarios import run
 from widget_server.settings import PROJECT_ROOT
+from widget_server.trees.compiler import compile_folder
+from widget_server.trees.model import Catalog, Outcome, Question, Text
+from widget_server.trees.scenarios import run
 from widget_server.yamlsource import load_yaml
 
 TREES = PROJECT_ROOT / "trees"

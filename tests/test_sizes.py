@@ -26,7 +26,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.assets import LOADER_PATH
+from widget_server.frame.assets import LOADER_PATH
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 

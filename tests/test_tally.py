@@ -17,15 +17,15 @@ from helpers import EVENT_COLUMNS, event_rows
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.events import DIAGNOSES_PER_CLIENT, Event, EventStore, utc_today
-from widget_server.model import Catalog
-from widget_server.observatory import Period, build_report
+from widget_server.frame.report import Reporting
+from widget_server.observatory.events import DIAGNOSES_PER_CLIENT, Event, EventStore, utc_today
+from widget_server.observatory.figures import Period, build_report
 from widget_server.partners import Registry
-from widget_server.report_step import Reporting
-from widget_server.routing import Route as IntakeRoute
-from widget_server.routing import Routes
+from widget_server.reports.routes import Route as IntakeRoute
+from widget_server.reports.routes import Routes
 from widget_server.settings import Settings
 from widget_server.signing import Signer
+from widget_server.trees.model import Catalog
 
 NAME, EMAIL, PHONE = "Zoé Secrète-Témoin", "zoe.secrete@example.org", "+32 470 12 34 56"
 STORY = "Un faux livreur m'a pris 300 euros"

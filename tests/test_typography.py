@@ -19,13 +19,13 @@ import pytest
 from conftest import SECRET_KEYS
 from starlette.testclient import TestClient
 
-from widget_server.compiler import load_catalog
+from widget_server.frame.report import MESSAGES_DIR as REPORT_MESSAGES_DIR
 from widget_server.i18n import load_messages
-from widget_server.model import LOCALES
-from widget_server.report_step import MESSAGES_DIR as REPORT_MESSAGES_DIR
 from widget_server.signing import Signer, State
-from widget_server.texts import TextCompiler
-from widget_server.walk import Answer
+from widget_server.trees.compiler import load_catalog
+from widget_server.trees.model import LOCALES
+from widget_server.trees.texts import TextCompiler
+from widget_server.trees.walk import Answer
 
 SIGNER = Signer(SECRET_KEYS, 7200)
 TOKEN = SIGNER.embed_token("demo")

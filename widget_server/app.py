@@ -7,11 +7,11 @@ once from the settings' paths. Routes:
 - ``GET /w/{token}``: the frame's first page; ``?origin=`` (the host page's
   origin, kept only when it is one of the partner's) and ``?lang=``;
 - ``POST /w/{token}/step``: the signed state and an action, the next page;
-- ``POST /w/{token}/report``: the report step (:mod:`widget_server.report_step`);
+- ``POST /w/{token}/report``: the report step (:mod:`widget_server.frame.report`);
 - ``GET /static/widget.js`` and ``/static/widget.<version>.js``: the loader;
 - ``GET /static/frame.<version>.css|js`` and ``/theme/<partner>.<version>.css``;
 - ``GET /healthz``;
-- ``/observatory/``: the operators' dashboard (:mod:`widget_server.dashboard`),
+- ``/observatory/``: the operators' dashboard (:mod:`widget_server.observatory.dashboard`),
   off (404) unless an operator key is set.
 
 The lifespan runs the outbox's forwarder, the reload watcher and the wave
@@ -36,20 +36,21 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import pages, report_step, steps
-from .alerts import NO_ALERTS, Alerts
-from .assets import IMMUTABLE, SHORT, Asset
-from .compression import PageCompression
-from .dashboard import observatory_router
-from .events import EventStore, flush_events
-from .headers import SecurityHeaders, secured
-from .limits import RequestLimits
-from .model import Catalog
-from .partners import Registry
-from .report_step import Reporting
-from .service import Widget, fingerprint
-from .settings import Settings
-from .waves import WaveLog, watch_waves
+from widget_server.frame import pages, steps
+from widget_server.frame import report as report_step
+from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
+from widget_server.frame.compression import PageCompression
+from widget_server.frame.headers import SecurityHeaders, secured
+from widget_server.frame.limits import RequestLimits
+from widget_server.frame.report import Reporting
+from widget_server.frame.world import Widget, fingerprint
+from widget_server.observatory.dashboard import observatory_router
+from widget_server.observatory.events import EventStore, flush_events
+from widget_server.observatory.waves import WaveLog, watch_waves
+from widget_server.partners import Registry
+from widget_server.settings import Settings
+from widget_server.trees.alerts import NO_ALERTS, Alerts
+from widget_server.trees.model import Catalog
 
 logger = logging.getLogger("widget_server")
 

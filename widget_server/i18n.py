@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import LOCALES, RTL_LOCALES
-from .problems import Problems
-from .yamlsource import Document, load_yaml
+from widget_server.languages import LOCALES, RTL_LOCALES
+from widget_server.problems import Problems
+from widget_server.yamlsource import Document, load_yaml
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 

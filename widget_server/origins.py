@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .settings import LOOPBACK_HOSTS
+from widget_server.problems import WidgetServerError
+from widget_server.settings import LOOPBACK_HOSTS
 
 #: The shape of an origin: a scheme, ``://``, a host (a bracketed IPv6 address
 #: or anything up to the port), an optional port and at most a final ``/``.
@@ -30,7 +31,7 @@ _SHAPE_HINT = "write scheme://host[:port], like https://www.example.fr, without 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-class OriginError(ValueError):
+class OriginError(WidgetServerError, ValueError):
     """``text`` is no origin a browser sends; ``hint`` says what to write instead."""
 
     def __init__(self, message: str, hint: str) -> None:

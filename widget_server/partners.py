@@ -18,14 +18,14 @@ from typing import Any
 
 from jsonschema import ValidationError
 
-from . import schema
-from .markup import BIDI_RE
-from .model import LOCALES
-from .origins import OriginError, parse_origin
-from .problems import Problem, Problems, ProblemsError
-from .settings import PROJECT_ROOT
-from .theme import Theme, ThemeError, parse_theme
-from .yamlsource import Document, Path_, load_yaml
+from widget_server import schema
+from widget_server.origins import OriginError, parse_origin
+from widget_server.problems import Problem, Problems, ProblemsError
+from widget_server.settings import PROJECT_ROOT
+from widget_server.theme import Theme, ThemeError, parse_theme
+from widget_server.trees.markup import BIDI_RE
+from widget_server.trees.model import LOCALES
+from widget_server.yamlsource import Document, Path_, load_yaml
 
 SCHEMA_PATH = PROJECT_ROOT / "embed" / "partners.schema.json"
 

@@ -30,7 +30,24 @@ class Problem:
         return f"{self.file}:{self.line}:{self.column}: {self.message}{hint}"
 
 
-class ProblemsError(Exception):
+class WidgetServerError(Exception):
+    """The root of every failure the server expects and knows how to explain.
+
+    A command prints it as one line (with its ``hint``, what to do), a request
+    handler turns it into a page; anything else is a bug, and gets a traceback.
+    """
+
+    def __init__(self, message: str = "", hint: str = "") -> None:
+        super().__init__(message)
+        #: What to do about it, in a few words; empty when the message says it.
+        self.hint = hint
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{message} ({self.hint})" if self.hint else message
+
+
+class ProblemsError(WidgetServerError):
     """Raised with every problem found; ``str()`` gives one line per problem."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

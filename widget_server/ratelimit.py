@@ -25,13 +25,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from widget_server.problems import WidgetServerError
+
 Clock = Callable[[], float]
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(second|minute|hour|day)?s?\s*")
 
 
-class RateError(ValueError):
+class RateError(WidgetServerError, ValueError):
     """A rate that cannot be read; the message shows the expected form."""
 
 

@@ -20,10 +20,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .model import LOCALES
-from .problems import Problem
-from .settings import PROJECT_ROOT
-from .yamlsource import Document, Path_
+from widget_server.languages import LOCALES
+from widget_server.problems import Problem
+from widget_server.settings import PROJECT_ROOT
+from widget_server.yamlsource import Document, Path_
 
 #: Where the published schemas live: beside the files they describe.
 SCHEMA_DIR = PROJECT_ROOT / "trees"

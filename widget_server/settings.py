@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .ratelimit import Rate, RateError
+from widget_server.problems import WidgetServerError
+from widget_server.ratelimit import Rate, RateError
 
 #: Where the repository's own trees/ and embed/ are, for a checkout or an
 #: editable install; a deployment points the settings elsewhere.
@@ -43,7 +44,7 @@ def sends_privately(url: str) -> bool:
     return parts.scheme == "https" or parts.hostname in LOOPBACK_HOSTS
 
 
-class SettingsError(ValueError):
+class SettingsError(WidgetServerError, ValueError):
     """A setting is missing or wrong; the message says which and what to do."""
 
 

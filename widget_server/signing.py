@@ -29,7 +29,8 @@ from itsdangerous import (
 )
 from itsdangerous.encoding import base64_encode
 
-from .walk import Answer
+from widget_server.problems import WidgetServerError
+from widget_server.trees.walk import Answer
 
 #: Salts, one per purpose. Changing one invalidates every value of that purpose.
 EMBED_SALT = "embed"
@@ -49,11 +50,11 @@ Clock = Callable[[], float]
 _SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){1,2}")
 
 
-class BadToken(Exception):
+class BadToken(WidgetServerError):
     """The embed token is not one of ours: tampered, truncated or signed by another key."""
 
 
-class BadState(Exception):
+class BadState(WidgetServerError):
     """The step state is forged, damaged or not for this partner."""
 
 
@@ -83,7 +84,7 @@ class State:
     #: states signed before it existed.
     diagnosis: str = ""
     #: Whether the observatory counts this diagnosis: not once its client has
-    #: spent the day's budget (see :class:`~widget_server.events.EventStore`).
+    #: spent the day's budget (see :class:`~widget_server.observatory.events.EventStore`).
     counted: bool = True
 
     def to_json(self) -> dict[str, Any]:

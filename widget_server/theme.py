@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from widget_server.problems import WidgetServerError
+
 #: The colours a theme sets, and what each one paints.
 COLOUR_ROLES: dict[str, str] = {
     "primary": "buttons, the selected answer and the focus ring",
@@ -78,7 +80,7 @@ _MAX_RADIUS = {"px": 32.0, "rem": 2.0, "em": 2.0}
 MODES = ("light", "dark", "auto")
 
 
-class ThemeError(ValueError):
+class ThemeError(WidgetServerError, ValueError):
     """A theme value is wrong; the message says which and how to fix it."""
 
     def __init__(self, key: tuple[str, ...], message: str, hint: str = "") -> None:

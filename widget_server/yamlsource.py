@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem, ProblemsError
-from .yamlsyntax import Lines, syntax_problem
-from .yamlvalues import MERGE_TAG, STR_TAG, ValueProblem, plain_value, tag_problem
+from widget_server.problems import Problem, ProblemsError
+from widget_server.yamlsyntax import Lines, syntax_problem
+from widget_server.yamlvalues import MERGE_TAG, STR_TAG, ValueProblem, plain_value, tag_problem
 
 try:  # The C parser is several times faster; fall back when libyaml is missing.
     from yaml import CSafeLoader as _Loader

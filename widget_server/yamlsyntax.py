@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem
+from widget_server.problems import Problem
 
 #: Line breaks for PyYAML but not for editors, grep or wc.
 YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")

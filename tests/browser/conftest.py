@@ -16,11 +16,11 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from widget_server.app import create_app
-from widget_server.demo import demo_app
-from widget_server.model import Catalog
-from widget_server.service import load_world
+from widget_server.cli.demo_site import demo_app
+from widget_server.frame.world import load_world
 from widget_server.settings import Settings
 from widget_server.signing import Signer
+from widget_server.trees.model import Catalog
 
 from .fixture_frame import TOKEN, frame_app
 from .host_site import PAGES, host_app
@@ -60,7 +60,7 @@ class RealSites(Sites):
     signer: Signer
     #: The test partner's entry tree.
     entry: str
-    #: The demo partner site (widget_server.demo), playing the test partner.
+    #: The demo partner site (widget_server.cli.demo_site), playing the test partner.
     demo: str
 
 

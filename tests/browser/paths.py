@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from widget_server.model import Catalog, Outcome, Question
-from widget_server.walk import Answer, walk
+from widget_server.trees.model import Catalog, Outcome, Question
+from widget_server.trees.walk import Answer, walk
 
 Path = tuple[Answer, ...]
 

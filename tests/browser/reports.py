@@ -6,8 +6,8 @@ from urllib.parse import quote, urlencode
 
 from playwright.sync_api import Frame
 
-from widget_server.model import Outcome
 from widget_server.signing import State
+from widget_server.trees.model import Outcome
 
 from .conftest import RealSites
 from .driver import submit

@@ -18,8 +18,8 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
-from widget_server.model import LOCALES
 from widget_server.signing import State
+from widget_server.trees.model import LOCALES
 
 from .conftest import RealSites
 from .driver import record, submit, widget_frame

@@ -1,4 +1,4 @@
-"""The demo partner site (widget_server.demo) works as ``widget-server demo`` serves it.
+"""The demo partner site (widget_server.cli.demo_site) works as ``widget-server demo`` serves it.
 
 Its pages carry the real snippet (a versioned loader URL pinned with an
 ``integrity`` hash, ``crossorigin``, a signed token) under a strict CSP of their
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from widget_server.demo import PAGES
+from widget_server.cli.demo_site import PAGES
 
 from .conftest import RealSites
 from .driver import LABELS, iframe, record, widget_frame

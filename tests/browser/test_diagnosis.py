@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Frame, Page
 
-from widget_server.model import Scenario
+from widget_server.trees.model import Scenario
 
 from .conftest import RealSites
 from .driver import (

@@ -22,8 +22,8 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Frame, Page
 
-from widget_server.model import Outcome
 from widget_server.signing import State
+from widget_server.trees.model import Outcome
 
 from .conftest import RealSites
 from .driver import LABELS, open_widget, record, submit, wait_until, widget_frame

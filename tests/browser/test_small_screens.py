@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Frame, Page, ViewportSize
 
-from widget_server.alerts import load_alerts
 from widget_server.app import create_app
-from widget_server.service import load_world
+from widget_server.frame.world import load_world
 from widget_server.settings import Settings
 from widget_server.signing import Signer
+from widget_server.trees.alerts import load_alerts
 
 from .driver import (
     LABELS,

@@ -23,7 +23,7 @@ from playwright.sync_api import Page
 from test_security_injection import ACCEPTED, PARTNERS, PAYLOADS, inject
 
 from widget_server.app import create_app
-from widget_server.service import load_world, load_world_alerts
+from widget_server.frame.world import load_world, load_world_alerts
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 

@@ -1,0 +1,275 @@
+"""``widget-server serve`` and ``widget-server embed``.
+
+``serve`` checks everything before it listens: settings, trees and partners
+load first, and any problem stops it with clean ``file:line:column`` lines
+instead of a traceback. ``embed`` prints a partner's snippet, and only the
+snippet, on stdout, so ``widget-server embed demo > snippet.html`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from widget_server.cli.errors import CommandError
+from widget_server.frame.assets import load_assets
+from widget_server.i18n import known
+from widget_server.partners import Partner, load_partners
+from widget_server.settings import Settings
+from widget_server.signing import Signer
+from widget_server.trees.model import LOCALES
+
+MODES = ("launcher", "inline", "page")
+
+#: The container the inline and page snippets put the widget in.
+CONTAINER_ID = "cyberwidget"
+
+
+#: uvicorn's limits against hostile or slow clients. An idle keep-alive
+#: connection is closed after 5 s; a request line and headers over 16 KB are
+#: refused (h11's 400); past 1000 open connections new requests get a 503
+#: instead of exhausting the process; bodies are bounded by the app (413).
+#: uvicorn has no timeout for a client that sends its headers very slowly:
+#: in production the reverse proxy in front cuts those (nginx
+#: ``client_header_timeout``/``client_body_timeout``), see SECURITY.md.
+SERVER_OPTIONS: dict[str, Any] = {
+    # An access log would keep every victim's IP address beside the partner they
+    # came from; the observatory counts what operators need without it.
+    "access_log": False,
+    "server_header": False,
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 16 * 1024,
+    "limit_concurrency": 1000,
+    "backlog": 1024,
+    "timeout_graceful_shutdown": 10,
+}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the widget (settings from WIDGET_* environment variables)",
+        description="Serve the widget. Trees, partners, alerts and intake routes are checked "
+        "first; any problem stops the server with file:line:column lines.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    serve.set_defaults(handler=run_serve)
+
+    embed = subparsers.add_parser(
+        "embed",
+        help="print the snippet a partner pastes into its pages",
+        description="Print PARTNER's snippet, and nothing else, on stdout. The script's "
+        "src is versioned and pinned with an integrity hash; the token is signed with the "
+        "newest of WIDGET_SECRET_KEYS.",
+    )
+    embed.add_argument("partner", metavar="PARTNER", help="a partner id from the partners file")
+    embed.add_argument(
+        "--mode",
+        choices=MODES,
+        default="launcher",
+        help="launcher: a floating button that opens a panel; inline: in a container of "
+        "the page, opened by a button; page: in a container, open at once (%(default)s)",
+    )
+    embed.add_argument(
+        "--lang",
+        type=language,
+        metavar="LANG",
+        help=f"the widget's language: {', '.join(LOCALES)}, or a language tag such as fr-BE "
+        "(its language is used) (default: the host page's lang, then the browser's, then "
+        "the partner's; the victim may switch)",
+    )
+    embed.add_argument(
+        "--target",
+        help="CSS selector of your own container for inline and page modes; without "
+        f'it the snippet starts with <div id="{CONTAINER_ID}"></div> to paste where it goes',
+    )
+    embed.add_argument(
+        "--height",
+        type=css_length,
+        help="inline and page: the least height of the widget's box once the frame exists, "
+        "a CSS length such as 40rem or 720px (default in the loader: 100vh)",
+    )
+    embed.add_argument("--label", help="the launcher button's text (default: per language)")
+    embed.add_argument(
+        "--position", choices=("left", "right"), help="launcher side (default: inline end)"
+    )
+    embed.set_defaults(handler=run_embed)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from widget_server.app import create_app
+    from widget_server.frame.world import load_world, load_world_alerts
+
+    settings = Settings.from_environ()
+    catalog, registry = load_world(settings)
+    alerts = load_world_alerts(settings, catalog, registry)
+    app = create_app(settings, catalog=catalog, registry=registry, alerts=alerts, watch=True)
+    print(
+        f"widget-server: serving {len(catalog.trees)} trees with {len(alerts)} alerts "
+        f"for {len(registry)} partners on "
+        f"http://{args.host}:{args.port} (public URL {settings.public_url})",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        **SERVER_OPTIONS,
+        log_level="info",
+        log_config=log_config(),
+    )
+    return 0
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the server's own lines (reloads, reports, waves) at INFO.
+
+    Without it only warnings would reach stderr, bare, and an operator would
+    not see a report accepted or delivered. Our lines name their logger.
+    """
+    import uvicorn.config
+
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["formatters"]["widget"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(levelprefix)s %(name)s: %(message)s",
+    }
+    config["handlers"]["widget"] = {
+        "formatter": "widget",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    # One filter for every handler: a flood of one kind of warning or error,
+    # ours or uvicorn's, writes one line a minute (widget_server.cli.logflood).
+    config.setdefault("filters", {})["coalesce"] = {"()": "widget_server.cli.logflood.Coalesce"}
+    for handler in config["handlers"].values():
+        handler["filters"] = [*handler.get("filters", []), "coalesce"]
+    config["loggers"]["widget_server"] = {
+        "handlers": ["widget"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ()
+    registry = load_partners(settings.partners_file)
+    partner = registry.get(args.partner)
+    if partner is None:
+        known = ", ".join(sorted(p.id for p in registry)) or "none"
+        raise CommandError(f"unknown partner {args.partner!r} (partners: {known})")
+    if not partner.active:
+        raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
+    options = SnippetOptions(
+        mode=args.mode,
+        lang=args.lang,
+        target=args.target,
+        height=args.height,
+        label=args.label,
+        position=args.position,
+    )
+    print(snippet(settings, partner, options))
+    if args.mode != "launcher":
+        # On stderr: stdout is the snippet alone, ready to paste.
+        selector = args.target or f"#{CONTAINER_ID}"
+        reserved = INLINE_BUTTON_HEIGHT if args.mode == "inline" else args.height or "100vh"
+        print(
+            f"To keep your page from moving while the widget loads, reserve its space in your "
+            f"stylesheet: {selector} {{ min-height: {reserved}; }}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+#: What an inline widget takes before it is opened: its start button's height.
+INLINE_BUTTON_HEIGHT = "45px"
+
+_CSS_LENGTH = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:px|em|rem|vh|svh|lvh|dvh|%)")
+
+
+def css_length(value: str) -> str:
+    """A CSS length for ``--height``: a number and a unit, nothing the loader could misread."""
+    if not _CSS_LENGTH.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a CSS length such as 40rem, 720px or 100vh"
+        )
+    return value
+
+
+#: A BCP 47 language tag: a language, then subtags (region, script, variant...).
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def language(value: str) -> str:
+    """``--lang``: one of the widget's languages, or a BCP 47 tag whose language is one."""
+    tag = _LANGUAGE_TAG.fullmatch(value.strip())
+    if tag is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a language tag; give one of {', '.join(LOCALES)}, "
+            "or a tag such as fr-BE"
+        )
+    locale = known(value)
+    if locale is None:
+        raise argparse.ArgumentTypeError(
+            f"the widget does not speak {tag.group(1).lower()!r} (from {value!r}); "
+            f"give one of {', '.join(LOCALES)}, or a tag of one such as fr-BE"
+        )
+    return locale
+
+
+@dataclass(frozen=True)
+class SnippetOptions:
+    """What a snippet asks of the loader, as ``widget-server embed``'s options say it."""
+
+    mode: str = "launcher"
+    lang: str | None = None
+    target: str | None = None
+    height: str | None = None
+    label: str | None = None
+    position: str | None = None
+
+
+def snippet(settings: Settings, partner: Partner, args: SnippetOptions) -> str:
+    """The lines a site owner pastes: the container when needed, then the script tag."""
+    loader = load_assets().loader
+    token = Signer(settings.secret_keys, settings.state_max_age).embed_token(partner.id)
+    attributes = [
+        ("async", None),
+        ("src", f"{settings.public_url}/static/widget.{loader.version}.js"),
+        ("integrity", loader.integrity),
+        ("crossorigin", "anonymous"),
+        ("data-embed", token),
+        ("data-mode", args.mode),
+    ]
+    if args.lang:
+        # Without it the loader follows the host page's <html lang>, then the
+        # browser's; the partner's own locale is the server's last resort.
+        attributes.append(("data-lang", args.lang))
+    lines = []
+    target = args.target
+    if args.mode != "launcher" and target is None:
+        target = f"#{CONTAINER_ID}"
+        lines.append(f'<div id="{CONTAINER_ID}"></div>')
+    if target is not None:
+        attributes.append(("data-target", target))
+    if args.height and args.mode != "launcher":
+        attributes.append(("data-height", args.height))
+    if args.label:
+        attributes.append(("data-label", args.label))
+    if args.position:
+        attributes.append(("data-position", args.position))
+    rendered = " ".join(
+        name if value is None else f'{name}="{escape(value, quote=True)}"'
+        for name, value in attributes
+    )
+    lines.append(f"<script {rendered}></script>")
+    return "\n".join(lines)

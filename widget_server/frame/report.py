@@ -1,0 +1,404 @@
+"""The report step: from a reportable diagnosis to a reference number.
+
+``POST /w/{token}/report`` serves three actions, each from a signed state that
+must stand on a reportable outcome (the server walks the answers again; what
+the browser says about the diagnosis is never used):
+
+- no ``do`` (the outcome page's button): the form. It shows exactly what will
+  be sent (the questions and answers as shown, the diagnosis), then asks who is
+  reporting (anonymously, or a name with an email and/or phone), the country,
+  an optional description, and explicit consent. It carries a signed *report
+  token* holding a new report id, so sending twice stores one report;
+- ``do=send``: checks every field (the form comes back with each problem next
+  to its field, and nothing is stored), builds the report, stores it in the
+  outbox (durably) and only then shows the reference number;
+- ``do=status``: the same reference page again, with the intake's case number
+  and follow-up link once the intake has answered.
+
+Nothing here logs what the victim typed: log lines carry the report id and
+reference only. :class:`Reporting` is the step's share of a running server
+(outbox, routes, forwarder); ``create_app`` keeps one in ``app.state.reporting``
+and runs it for the life of the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from widget_server.frame.forms import read_post, single
+from widget_server.frame.pages import bad_request, message, render, restart
+from widget_server.frame.request import Frame
+from widget_server.frame.steps import locate
+from widget_server.i18n import LOCALES_DIR, Messages, Translator, load_messages
+from widget_server.observatory import tally
+from widget_server.ratelimit import RefusalLog, ReportLimits
+from widget_server.reports.forwarder import Forwarder, Tuning, running
+from widget_server.reports.outbox import Outbox, OutboxError, Row
+from widget_server.reports.payload import (
+    MAX_DESCRIPTION,
+    ReportError,
+    build_report,
+    clean_description,
+    new_report_id,
+    utc_now,
+    validate_identity,
+)
+from widget_server.reports.routes import Routes, load_routes
+from widget_server.settings import Settings
+from widget_server.signing import BadState, StaleState, State
+from widget_server.trees.walk import Position, WalkError
+
+log = logging.getLogger("widget_server.report")
+
+#: Where the report step's own texts are, one file per locale.
+MESSAGES_DIR = LOCALES_DIR / "report"
+
+#: Fields the report form holds once at most; twice is a forged form.
+SINGLE_FIELDS = (
+    "state",
+    "do",
+    "report",
+    "mode",
+    "name",
+    "email",
+    "phone",
+    "country",
+    "description",
+    "consent",
+)
+
+#: Templates of the step, for ``build_templates`` to compile at start-up.
+TEMPLATES = ("report.html", "report_sent.html")
+
+
+class Reporting:
+    """The outbox, the routes and the forwarder of one server process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        outbox: Outbox | None = None,
+        routes: Routes | None = None,
+        tuning: Tuning | None = None,
+        forward: bool = True,
+    ) -> None:
+        """Open the outbox and read the routes; a bad routes file raises ``ProblemsError``.
+
+        ``forward=False`` only stores reports: for a deployment where a separate
+        ``widget-server outbox forward`` process sends them, and for tests that
+        look at the outbox before anything is sent.
+        """
+        self.settings = settings
+        self.routes = routes if routes is not None else load_routes(settings)
+        self.outbox = outbox if outbox is not None else Outbox.for_settings(settings)
+        self.messages: Messages = load_messages(MESSAGES_DIR)
+        self.tuning = tuning if tuning is not None else Tuning.for_settings(settings)
+        self.forward = forward
+        self.forwarder: Forwarder | None = None
+        self.limits = ReportLimits(settings.client_report_rate, settings.partner_report_rate)
+        self.refusals = RefusalLog(log)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Reporting]:
+        """Forward the outbox for the life of the app (use it in the lifespan)."""
+        try:
+            if not self.forward:
+                yield self
+                return
+            async with running(self.settings, self.outbox, self.routes, tuning=self.tuning) as fwd:
+                self.forwarder = fwd
+                try:
+                    yield self
+                finally:
+                    self.forwarder = None
+        finally:
+            self.refusals.flush(final=True)
+            self.outbox.close()  # connections reopen on next use
+
+    def wake(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.wake()
+
+    def translator(self, locale: str) -> Translator:
+        return self.messages.translator(locale)
+
+
+class _Errors(dict[str, str]):
+    """Field errors; a field without one reads as empty in templates."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+async def report_step(request: Request) -> Response:
+    posted = await read_post(request, SINGLE_FIELDS)
+    if isinstance(posted, Response):
+        return posted
+    frame, state, form = posted
+    try:
+        position = locate(frame, state)
+    except WalkError:
+        return restart(frame, status=200)
+    if position.outcome is None or not position.outcome.reportable:
+        return bad_request(frame)
+    reporting: Reporting = request.app.state.reporting
+    try:
+        return await _act(frame, reporting, state, position, form, request)
+    except (OutboxError, sqlite3.Error, OSError) as exc:
+        # A damaged, read-only or full store: the victim is told to try again
+        # later, in their language; the log gets the error's class, coalesced.
+        log.error("the outbox cannot be used: %s", type(exc).__name__)
+        return _failed(frame, reporting, state)
+
+
+async def _act(
+    frame: Frame,
+    reporting: Reporting,
+    state: State,
+    position: Position,
+    form: Mapping[str, list[str]],
+    request: Request,
+) -> Response:
+    action = single(form, "do")
+    if action is None:
+        values = {"mode": "anonymous", "country": state.country}
+        token = _sign_token(frame, new_report_id())
+        return _form(frame, reporting, state, position, token, values, _Errors())
+    token = single(form, "report") or ""
+    report_id = _read_token(frame, token)
+    if isinstance(report_id, Response):
+        return report_id
+    if action == "send":
+        client = request.client.host if request.client else None
+        return await _send(frame, reporting, state, position, token, report_id, form, client)
+    if action == "status":
+        row = await run_in_threadpool(reporting.outbox.get, report_id)
+        if row is None:
+            return bad_request(frame)
+        identified = await run_in_threadpool(_identified, reporting, row)
+        return _sent(frame, reporting, state, token, row, identified=identified)
+    return bad_request(frame)
+
+
+async def _send(
+    frame: Frame,
+    reporting: Reporting,
+    state: State,
+    position: Position,
+    token: str,
+    report_id: str,
+    form: Mapping[str, list[str]],
+    client: str | None,
+) -> Response:
+    fields = ("mode", "name", "email", "phone", "country", "description", "consent")
+    values = {key: single(form, key) or "" for key in fields}
+    errors = _Errors()
+    identity = None
+    typed = any(values[key].strip() for key in ("name", "email", "phone"))
+    if values["mode"] == "identified":
+        identity, problems = validate_identity(values["name"], values["email"], values["phone"])
+        if identity is None and not problems:
+            problems = {"name": "name_missing", "contact": "contact_missing"}
+        errors.update(problems)
+    elif values["mode"] == "anonymous":
+        if typed:
+            errors["mode"] = "details_but_anonymous"
+    else:
+        errors["mode"] = "mode_missing"
+    catalog = frame.world.catalog
+    if values["country"] not in catalog.countries:
+        errors["country"] = "country_missing"
+    description, problem = clean_description(values["description"])
+    if problem:
+        errors["description"] = problem
+    if values["consent"] != "yes":
+        errors["consent"] = "consent_missing"
+    if errors:
+        return _form(frame, reporting, state, position, token, values, errors, status=400)
+    r = reporting.translator(frame.locale)
+    partner = frame.partner
+    assert partner is not None
+    if await run_in_threadpool(reporting.outbox.get, report_id) is None:  # a resend is free
+        decision = reporting.limits.decide(client, partner.id)
+        wait = decision.wait
+        if wait:
+            reporting.refusals.refused(decision.limit, f"partner={partner.id} id={report_id}")
+            limited = message(
+                frame,
+                "report-limited",
+                r("rate_limited_title"),
+                r("rate_limited_text", minutes=max(1, -(-wait // 60))),
+                status=429,
+                state=frame.widget.signer.sign_state(state),
+                autofocus=True,
+            )
+            limited.headers["retry-after"] = str(wait)
+            return limited
+        reporting.refusals.flush()  # a window that has passed is told without waiting for a flood
+    now = utc_now()
+    report = build_report(
+        catalog,
+        position,
+        partner=partner.id,
+        locale=frame.locale,
+        country=values["country"],
+        consent_text=r("consent"),
+        consented_at=now,
+        identity=identity,
+        description=description,
+        report_id=report_id,
+        created_at=now,
+    )
+    try:
+        stored = await run_in_threadpool(reporting.outbox.accept, report)
+    except ReportError as exc:
+        log.error("report not stored id=%s: %s", report_id, type(exc).__name__)
+        return _failed(frame, reporting, state)
+    reporting.wake()
+    row = await run_in_threadpool(reporting.outbox.get, report_id)
+    if row is None:  # pragma: no cover - accept() just committed it
+        return bad_request(frame)
+    # What was stored, not what this post said: a resend of the same report
+    # token with another identity mode stores nothing new (issue 13, point 5).
+    identified = await run_in_threadpool(_identified, reporting, row)
+    response = _sent(frame, reporting, state, token, row, identified=identified)
+    if not stored.duplicate:
+        log.info("report accepted id=%s reference=%s", stored.report_id, stored.reference)
+        response.background = tally.reported(
+            frame.events,
+            catalog,
+            state,
+            position,
+            country=values["country"],
+            with_identity=identity is not None,
+        )
+    return response
+
+
+def _failed(frame: Frame, reporting: Reporting, state: State) -> Response:
+    """The report-failed page (503): nothing was stored, the victim may try again."""
+    r = reporting.translator(frame.locale)
+    return message(
+        frame,
+        "report-failed",
+        r("save_failed_title"),
+        r("save_failed_text"),
+        status=503,
+        state=frame.widget.signer.sign_state(state),
+        autofocus=True,
+    )
+
+
+def _form(
+    frame: Frame,
+    reporting: Reporting,
+    state: State,
+    position: Position,
+    token: str,
+    values: Mapping[str, str],
+    errors: _Errors,
+    *,
+    status: int = 200,
+) -> Response:
+    catalog = frame.world.catalog
+    outcome = position.outcome
+    assert outcome is not None
+    # The review is built by the same function as the report: what is shown is what is sent.
+    review = build_report(
+        catalog,
+        position,
+        partner=state.partner,
+        locale=frame.locale,
+        country=state.country,
+        consent_text="",
+        consented_at="",
+    )
+    shown = {key: values.get(key, "") for key in ("name", "email", "phone", "description")}
+    return render(
+        frame,
+        "report.html",
+        status=status,
+        state=frame.widget.signer.sign_state(state),
+        autofocus=True,
+        r=reporting.translator(frame.locale),
+        review=review,
+        category=catalog.categories.get(outcome.category),
+        report_token=token,
+        values={
+            **shown,
+            "mode": values.get("mode", ""),
+            "country": values.get("country", ""),
+            "consent": values.get("consent", ""),
+        },
+        errors=errors,
+        countries=[(c.code, c.name.text(frame.locale)) for c in catalog.countries.values()],
+        max_description=MAX_DESCRIPTION,
+    )
+
+
+def _sent(
+    frame: Frame,
+    reporting: Reporting,
+    state: State,
+    token: str,
+    row: Row,
+    *,
+    identified: bool,
+) -> Response:
+    return render(
+        frame,
+        "report_sent.html",
+        state=frame.widget.signer.sign_state(state),
+        autofocus=True,
+        r=reporting.translator(frame.locale),
+        reference=row.reference,
+        report_state=row.state,
+        case_number=row.case_number,
+        follow_up_url=row.follow_up_url,
+        identified=identified,
+        report_token=token,
+    )
+
+
+def _identified(reporting: Reporting, row: Row) -> bool:
+    """Whether the report carried an identity: from the kept summary, never the body."""
+    summary = reporting.outbox.summary(row.report_id) or {}
+    return bool(summary.get("identified"))
+
+
+def _sign_token(frame: Frame, report_id: str) -> str:
+    partner = frame.partner
+    assert partner is not None
+    return frame.widget.signer.sign_report({"r": report_id, "p": partner.id})
+
+
+def _read_token(frame: Frame, token: str) -> str | Response:
+    """The report id of a report token for this partner, or the page to answer with."""
+    try:
+        data: Any = frame.widget.signer.read_report(token)
+    except StaleState:
+        return restart(frame, status=200)
+    except BadState:
+        # Forged, damaged, or signed with a key since removed from
+        # WIDGET_SECRET_KEYS (which no signature can tell apart): start again,
+        # as for a step state.
+        return restart(frame, status=400)
+    partner = frame.partner
+    if (
+        not isinstance(data, dict)
+        or set(data) != {"r", "p"}
+        or not isinstance(data["r"], str)
+        or partner is None
+        or data["p"] != partner.id
+    ):
+        return bad_request(frame)
+    return data["r"]

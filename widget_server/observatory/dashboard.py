@@ -1,0 +1,313 @@
+"""The operators' dashboard: the observatory's figures, charts and exports.
+
+Mount it with ``app.mount("/observatory", observatory_router(settings, store))``.
+It is off unless ``settings.operator_key`` is set at start-up: with no key every
+route answers 404, as if there were no dashboard at all. With a key, every
+route but the stylesheet asks for it, as HTTP Basic (any user name, the key as
+the password: what a browser prompts for) or as ``Authorization: Bearer KEY``
+(for scripts fetching the exports), compared in constant time.
+
+Pages are plain HTML with server-drawn SVG and an external stylesheet: no
+script and no inline style, so the strict Content-Security-Policy holds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from widget_server.observatory import charts
+from widget_server.observatory.disclosure import DEFAULT_THRESHOLD
+from widget_server.observatory.events import ALL_PARTNERS, EventStore, utc_today
+from widget_server.observatory.export import report_csv, report_json
+from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
+from widget_server.observatory.waves import WaveLog, WaveRule
+from widget_server.ratelimit import GuessThrottle
+from widget_server.settings import Settings
+from widget_server.trees.model import Catalog
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: Operators' pages hold no script and load nothing from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+MEASURE_NAMES = {"started": "Started", "completed": "Completed", "reported": "Reported"}
+
+
+def observatory_router(
+    settings: Settings,
+    store: EventStore,
+    *,
+    catalog: Callable[[], Catalog | None] | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    rule: WaveRule | None = None,
+    wave_log: WaveLog | None = None,
+    today: Callable[[], date] = utc_today,
+) -> Router:
+    """The dashboard's routes, or a router that answers 404 when no operator key is set.
+
+    ``catalog`` returns the catalog currently served (it may be swapped on
+    reload) and only names things; ``today`` is for tests.
+    """
+    if not settings.operator_key:
+        return Router(routes=[])
+    dashboard = Dashboard(
+        store, catalog, threshold, rule or WaveRule(), wave_log or WaveLog(), today
+    )
+    return Router(
+        routes=[
+            Route("/", dashboard.page, methods=["GET"], name="dashboard"),
+            Route("/export.csv", dashboard.export_csv, methods=["GET"], name="export_csv"),
+            Route("/export.json", dashboard.export_json, methods=["GET"], name="export_json"),
+            Route("/dashboard.css", dashboard.stylesheet, methods=["GET"], name="stylesheet"),
+        ],
+        middleware=[
+            Middleware(
+                OperatorAuth,
+                key=settings.operator_key,
+                public={"/dashboard.css"},
+                throttle=GuessThrottle(),
+            )
+        ],
+    )
+
+
+def authorized(header: str, key: str) -> bool:
+    """Whether an ``Authorization`` header carries ``key``, as Basic password or Bearer token."""
+    scheme, _, credentials = header.partition(" ")
+    supplied = ""
+    if scheme.lower() == "bearer":
+        supplied = credentials.strip()
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        supplied = decoded.partition(":")[2]
+    return hmac.compare_digest(supplied.encode("utf-8"), key.encode("utf-8"))
+
+
+class OperatorAuth:
+    """Asks for the operator key on every request but those of ``public`` paths.
+
+    Wrong keys are counted per client by ``throttle``: once a client has spent
+    its budget it is answered 429 with ``Retry-After``, even with the right key.
+    """
+
+    def __init__(
+        self, app: ASGIApp, key: str, public: set[str], throttle: GuessThrottle | None = None
+    ) -> None:
+        self.app = app
+        self.key = key
+        self.public = public
+        self.throttle = throttle or GuessThrottle()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path in self.public:
+            await self.app(scope, receive, send)
+            return
+        client = request.client.host if request.client else None
+        wait = self.throttle.wait(client)
+        if wait:
+            response = PlainTextResponse(
+                "Too many wrong operator keys from this address; try again later.",
+                status_code=429,
+                headers={"Retry-After": str(wait), **SECURITY_HEADERS},
+            )
+            await response(scope, receive, send)
+            return
+        if authorized(request.headers.get("authorization", ""), self.key):
+            await self.app(scope, receive, send)
+            return
+        self.throttle.failed(client)
+        response = PlainTextResponse(
+            "The observatory needs the operator key.",
+            status_code=401,
+            headers={
+                "WWW-Authenticate": 'Basic realm="Observatory", charset="UTF-8"',
+                **SECURITY_HEADERS,
+            },
+        )
+        await response(scope, receive, send)
+
+
+class Dashboard:
+    def __init__(
+        self,
+        store: EventStore,
+        catalog: Callable[[], Catalog | None] | None,
+        threshold: int,
+        rule: WaveRule,
+        wave_log: WaveLog,
+        today: Callable[[], date],
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.threshold = threshold
+        self.rule = rule
+        self.wave_log = wave_log
+        self.today = today
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["percent"] = percent
+        self.css = (TEMPLATES / "dashboard.css").read_bytes()
+
+    async def report(self, request: Request) -> Report | Response:
+        params = request.query_params
+        try:
+            period = Period.parse(
+                params.get("from"), params.get("to"), params.get("partner"), today=self.today()
+            )
+        except PeriodError as exc:
+            return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+        labels = Labels.from_catalog(self.catalog() if self.catalog else None)
+        report = await run_in_threadpool(
+            build_report,
+            self.store,
+            period,
+            threshold=self.threshold,
+            rule=self.rule,
+            labels=labels,
+        )
+        self.wave_log.note(report.waves, period.scope)
+        return report
+
+    async def page(self, request: Request) -> Response:
+        report = await self.report(request)
+        if isinstance(report, Response):
+            return report
+        html = self.render(report)
+        return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+    def render(self, report: Report) -> str:
+        return self.env.get_template("dashboard.html").render(page_context(report))
+
+    async def export_csv(self, request: Request) -> Response:
+        report = await self.report(request)
+        if isinstance(report, Response):
+            return report
+        return Response(
+            report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="{export_name(report)}.csv"',
+            },
+        )
+
+    async def export_json(self, request: Request) -> Response:
+        report = await self.report(request)
+        if isinstance(report, Response):
+            return report
+        body = json.dumps(report_json(report), ensure_ascii=False, indent=1)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="{export_name(report)}.json"',
+            },
+        )
+
+    async def stylesheet(self, request: Request) -> Response:
+        return Response(
+            self.css,
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+
+def export_name(report: Report) -> str:
+    """A file name for an export; the partner filter is typed by hand, so it is cleaned."""
+    period = report.period
+    name = f"observatory-{period.start.isoformat()}-{period.end.isoformat()}"
+    return name + (f"-{re.sub(r'[^A-Za-z0-9_.-]', '_', period.partner)}" if period.partner else "")
+
+
+def percent(value: float | None) -> str:
+    return "hidden" if value is None else f"{100 * value:.1f}%"
+
+
+def page_context(report: Report) -> dict[str, Any]:
+    """Everything the template draws: the report, its charts, and the export links."""
+    period = report.period
+    query = {"from": period.start.isoformat(), "to": period.end.isoformat()}
+    if period.partner:
+        query["partner"] = period.partner
+    bars: dict[str, charts.BarChart] = {}
+    for table in report.tables:
+        if table.share_of:
+            bars[table.name] = charts.bar_chart(
+                f"chart-{table.name}",
+                f"{table.title}: completed diagnoses",
+                [(row.label, row.figures[table.share_of]) for row in table.rows],
+            )
+    totals = report.totals
+    bars["totals"] = charts.bar_chart(
+        "chart-totals",
+        "Diagnoses started, completed and reported",
+        [
+            ("Started", totals["started"]),
+            ("Completed", totals["completed"]),
+            ("Reported", totals["reported"]),
+            ("Reported with identity", totals["with_identity"]),
+        ],
+    )
+    lines = {}
+    for name in ("days", "weeks"):
+        table = report.table(name)
+        lines[name] = charts.line_chart(
+            f"chart-{name}",
+            f"{table.title}: diagnoses started, completed and reported",
+            [row.key for row in table.rows],
+            [(MEASURE_NAMES[m], m, [row.figures[m] for row in table.rows]) for m in table.measures],
+        )
+    return {
+        "report": report,
+        "period": period,
+        "scope": "all partners" if period.scope == ALL_PARTNERS else f"partner {period.partner}",
+        "bars": bars,
+        "lines": lines,
+        "measure_names": MEASURE_NAMES,
+        "query": urlencode(query),
+        "wave_shares_hidden": report.wave_shares_hidden,
+        "family_names": {row.key: row.label for row in report.table("families").rows},
+        "category_names": {row.key: row.label for row in report.table("categories").rows},
+    }

@@ -1,0 +1,512 @@
+"""The outbox: every accepted report, stored durably until the intake confirms it.
+
+A victim is shown a reference number only after :meth:`Outbox.accept` returns,
+and it returns only after the report is committed to SQLite in WAL mode with
+``synchronous=FULL``: the commit is on disk, so a crash, a power cut or a kill
+after that moment only delays delivery. The forwarder then moves each report
+through these states::
+
+    pending --claim--> sending --acknowledged--> delivered (identity and description purged)
+       ^                  |  \\--4xx, or too many unacknowledged 2xx--> dead (kept whole,
+       \\--retry later----/        with the reason; an operator retries)
+                          (lease expired: any worker may claim it again)
+
+Only a delivery purges: a retry, a death, a lost lease, a 2xx that does not
+acknowledge the report, all keep the body (identity and description) whole.
+Each report counts the unacknowledged 2xx answers it got (``unacknowledged``),
+so that budget is its own, untouched by outages; an operator's retry resets it.
+
+A claim is one atomic ``UPDATE ... RETURNING`` that takes the report and sets a
+lease, so two workers, in one process or several sharing the database, never
+send a report at the same time, and a crashed worker's reports come back when
+its lease ends. A report may still be *sent* twice (a worker that crashes after
+the intake answered, before it wrote down the answer); the ``Idempotency-Key``
+makes the intake count it once.
+
+The SQL lives in :class:`Outbox`, behind the small :class:`OutboxStore` protocol
+the forwarder uses, so a PostgreSQL store (``FOR UPDATE SKIP LOCKED``) can take
+its place for several machines.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from widget_server.problems import WidgetServerError
+from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
+from widget_server.reports.records import Claimed, Completion, OutboxStore, Row, Stored
+from widget_server.reports.reference import new_reference
+from widget_server.settings import Settings
+from widget_server.storage.sqlite import Connections
+
+#: The records live in :mod:`.outbox_records`; importers find them here too.
+__all__ = [
+    "MIGRATIONS",
+    "STATES",
+    "Claimed",
+    "Completion",
+    "Outbox",
+    "OutboxError",
+    "OutboxStore",
+    "Row",
+    "Stored",
+    "outbox_path",
+]
+
+#: The states a report goes through.
+STATES: tuple[str, ...] = ("pending", "sending", "delivered", "dead")
+
+#: Each migration takes the schema from its index to the next ``user_version``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE reports (
+        id              TEXT PRIMARY KEY,
+        reference       TEXT NOT NULL UNIQUE,
+        created_at      TEXT NOT NULL,
+        partner         TEXT NOT NULL,
+        country         TEXT NOT NULL,
+        body            BLOB,
+        summary         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        claimed_by      TEXT,
+        lease_until     REAL,
+        last_status     INTEGER,
+        last_error      TEXT,
+        case_number     TEXT,
+        follow_up_url   TEXT,
+        accepted_at     REAL NOT NULL,
+        delivered_at    REAL
+    );
+    CREATE INDEX reports_pending ON reports (state, next_attempt_at);
+    CREATE INDEX reports_leases ON reports (state, lease_until);
+    """,
+    # 2: 2xx answers that did not acknowledge the report, against their own budget.
+    "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
+)
+
+_COLUMNS = (
+    "id, reference, created_at, partner, country, state, attempts, next_attempt_at, "
+    "claimed_by, lease_until, last_status, last_error, case_number, follow_up_url, "
+    "accepted_at, delivered_at"
+)
+
+
+class OutboxError(WidgetServerError, RuntimeError):
+    """The outbox database cannot be used; the message says why."""
+
+
+#: Free disk space under which the outbox reports itself unusable in ``/healthz``.
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def unusable(path: Path, exc: BaseException) -> str:
+    """One line on why the outbox at ``path`` cannot be used, with what to do."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OutboxError):
+        return text
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        hint = "move the file aside and restore the last backup of WIDGET_DATA_DIR"
+    elif "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+        hint = "make WIDGET_DATA_DIR and its files writable by the server's user"
+    elif "full" in lowered or "no space" in lowered:
+        hint = "free some space on the disk of WIDGET_DATA_DIR"
+    else:
+        hint = "check that WIDGET_DATA_DIR is a writable folder on a local disk"
+    return f"cannot use the outbox {path}: {text} ({hint})"
+
+
+def outbox_path(settings: Settings) -> Path:
+    """Where the outbox of ``settings`` lives.
+
+    Its own file, not a shared one: its ``user_version`` numbers only its own
+    migrations, and its ``secure_delete`` purges only what it holds.
+    """
+    return settings.data_dir / "outbox.sqlite3"
+
+
+class Outbox:
+    """The SQLite outbox. Safe to share between threads and between processes."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        min_free: int = MIN_FREE_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        #: Free disk bytes under which :meth:`health` says the outbox is unusable.
+        self.min_free = min_free
+        #: ``secure_delete``: a purged report's bytes are overwritten, not left in free pages.
+        self._connections = Connections(self.path, pragmas=["secure_delete=ON"])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(unusable(self.path, exc)) from None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Outbox:
+        return cls(outbox_path(settings))
+
+    # -- connections -------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        try:
+            return self._connections.get()
+        except sqlite3.Error as exc:
+            raise OutboxError(unusable(self.path, exc)) from None
+
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (see :meth:`Connections.write`)."""
+        self._connection()
+        return self._connections.write(durable=durable)
+
+    def close(self) -> None:
+        self._connections.close()
+
+    def health(self) -> str | None:
+        """Why the outbox could not take a report now, or ``None`` when it could.
+
+        For ``/healthz``: a read of the table (a damaged file fails it), a write
+        transaction opened and rolled back (a read-only file or folder fails
+        it), and the free space of the disk, since SQLite cannot say in advance
+        that the next commit will not fit.
+        """
+        try:
+            with self._connections.write_lock:
+                db = self._connection()
+                db.execute("SELECT id FROM reports LIMIT 1").fetchall()
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            free = shutil.disk_usage(self.path.parent).free
+        except (OSError, sqlite3.Error, OutboxError) as exc:
+            return unusable(self.path, exc)
+        if free < self.min_free:
+            return f"the disk of {self.path} has {free // 1024} KB free (free some space)"
+        return None
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise OutboxError(
+                    f"the outbox {self.path} was written by a newer version (schema "
+                    f"{version}, this one knows {len(MIGRATIONS)}); upgrade widget-server"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # -- accepting ---------------------------------------------------------
+
+    def accept(self, report: Mapping[str, Any]) -> Stored:
+        """Store ``report`` durably with a new reference, and return it.
+
+        ``report`` comes from :func:`~widget_server.reports.payload.build_report`; its
+        ``reference`` is filled in here, where uniqueness can be checked. The
+        same ``report_id`` twice (the victim pressed send twice) stores nothing
+        new and returns the first reference. Raises
+        :class:`~widget_server.reports.payload.ReportError` if the report breaks the schema.
+        """
+        data = dict(report)
+        report_id = str(data.get("report_id", ""))
+        try:
+            uuid.UUID(report_id)
+        except ValueError:
+            raise ReportError(["report_id: fails 'format'"]) from None
+        data["reference"] = new_reference()
+        check_report(data)
+        now = self.clock()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT reference, created_at FROM reports WHERE id = ?", (report_id,)
+            ).fetchone()
+            if row is not None:
+                return Stored(report_id, row["reference"], row["created_at"], duplicate=True)
+            while db.execute(
+                "SELECT 1 FROM reports WHERE reference = ?", (data["reference"],)
+            ).fetchone():
+                data["reference"] = new_reference()
+            db.execute(
+                "INSERT INTO reports (id, reference, created_at, partner, country, body, "
+                "summary, next_attempt_at, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    report_id,
+                    data["reference"],
+                    data["created_at"],
+                    data["partner"],
+                    data["country"],
+                    encode(data),
+                    json.dumps(observatory_summary(data), ensure_ascii=False, sort_keys=True),
+                    now,
+                    now,
+                ),
+            )
+        return Stored(report_id, data["reference"], data["created_at"])
+
+    # -- forwarding --------------------------------------------------------
+
+    def claim(self, worker: str, limit: int, lease: float) -> list[Claimed]:
+        """Take up to ``limit`` reports that are due, or whose lease has run out.
+
+        Exclusive whatever the durability: the write lock decides who gets a
+        report. A claim lost in a power cut leaves the report due again.
+        """
+        now = self.clock()
+        claimed: list[Claimed] = []
+        with self._write(durable=False) as db:
+            for where in (
+                "state = 'sending' AND lease_until <= :now ORDER BY lease_until",
+                "state = 'pending' AND next_attempt_at <= :now ORDER BY next_attempt_at",
+            ):
+                if len(claimed) >= limit:
+                    break
+                sql = (
+                    "UPDATE reports SET state = 'sending', claimed_by = :worker, "  # noqa: S608
+                    "lease_until = :lease, attempts = attempts + 1 "
+                    f"WHERE id IN (SELECT id FROM reports WHERE {where} LIMIT :limit) "
+                    "RETURNING id, reference, body, partner, country, attempts, unacknowledged"
+                )
+                rows = db.execute(
+                    sql,
+                    {
+                        "now": now,
+                        "worker": worker,
+                        "lease": now + lease,
+                        "limit": limit - len(claimed),
+                    },
+                ).fetchall()
+                claimed.extend(
+                    Claimed(
+                        r["id"],
+                        r["reference"],
+                        bytes(r["body"]),
+                        r["partner"],
+                        r["country"],
+                        r["attempts"],
+                        r["unacknowledged"],
+                    )
+                    for r in rows
+                )
+        return claimed
+
+    def record(self, worker: str, completions: Sequence[Completion]) -> list[bool]:
+        """Write down what several attempts came to, in one transaction.
+
+        The forwarder groups the answers that arrive while the previous group is
+        being written, so a busy outbox commits a few times per second instead
+        of once per report. These writes skip the fsync (``synchronous=NORMAL``):
+        losing one in a power cut only means a report is sent again, and the
+        intake counts it once. Returns, per completion, whether it applied.
+        """
+        now = self.clock()
+        applied = []
+        with self._write(durable=False) as db:
+            for done in completions:
+                if done.outcome == "delivered":
+                    # Not tied to the claim: a report another worker re-sent after
+                    # this one's lease ran out is delivered all the same.
+                    cursor = db.execute(
+                        "UPDATE reports SET state = 'delivered', body = NULL, claimed_by = NULL, "
+                        "lease_until = NULL, last_status = ?, last_error = NULL, "
+                        "case_number = ?, follow_up_url = ?, delivered_at = ? "
+                        "WHERE id = ? AND state IN ('sending', 'pending')",
+                        (done.status, done.case_number, done.follow_up_url, now, done.report_id),
+                    )
+                elif done.outcome == "retry":
+                    cursor = db.execute(
+                        "UPDATE reports SET state = 'pending', claimed_by = NULL, "
+                        "lease_until = NULL, next_attempt_at = ?, last_status = ?, last_error = ?, "
+                        "unacknowledged = unacknowledged + ? "
+                        "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
+                        (
+                            now + done.delay,
+                            done.status,
+                            done.error[:500],
+                            int(done.unacknowledged),
+                            done.report_id,
+                            worker,
+                        ),
+                    )
+                elif done.outcome == "dead":
+                    cursor = db.execute(
+                        "UPDATE reports SET state = 'dead', claimed_by = NULL, lease_until = NULL, "
+                        "last_status = ?, last_error = ?, unacknowledged = unacknowledged + ? "
+                        "WHERE id = ? AND state = 'sending' AND claimed_by = ?",
+                        (
+                            done.status,
+                            done.error[:500],
+                            int(done.unacknowledged),
+                            done.report_id,
+                            worker,
+                        ),
+                    )
+                else:
+                    raise ValueError(f"unknown outcome {done.outcome!r}")
+                applied.append(cursor.rowcount == 1)
+        return applied
+
+    def mark_delivered(
+        self, report_id: str, status: int, case_number: str | None, follow_up_url: str | None
+    ) -> bool:
+        """The intake has the report: keep the case number, purge who and what happened."""
+        done = Completion(report_id, "delivered", status, "", 0.0, case_number, follow_up_url)
+        return self.record("", [done])[0]
+
+    def retry_later(
+        self, report_id: str, worker: str, delay: float, status: int | None, error: str
+    ) -> bool:
+        """Give the claim back; the report is due again in ``delay`` seconds."""
+        return self.record(worker, [Completion(report_id, "retry", status, error, delay)])[0]
+
+    def mark_dead(self, report_id: str, worker: str, status: int | None, error: str) -> bool:
+        """The intake refused the report for good; keep it, with why, for an operator."""
+        return self.record(worker, [Completion(report_id, "dead", status, error)])[0]
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time a report becomes due or a lease runs out, if any."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT min(t) FROM ("
+                "SELECT min(next_attempt_at) AS t FROM reports WHERE state = 'pending' "
+                "UNION ALL SELECT min(lease_until) FROM reports WHERE state = 'sending')"
+            )
+            .fetchone()
+        )
+        return None if row[0] is None else float(row[0])
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database and empty it.
+
+        Purged bodies are zeroed in the database (``secure_delete``), but the WAL
+        still holds the pages as they were until it is overwritten; the forwarder
+        calls this when it goes idle after deliveries, so a victim's identity does
+        not linger there.
+        """
+        with self._connections.write_lock:
+            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- operating ---------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many reports are in each state."""
+        counts = dict.fromkeys(STATES, 0)
+        for row in self._connection().execute(
+            "SELECT state, count(*) AS n FROM reports GROUP BY state"
+        ):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def rows(self, state: str | None = None, limit: int = 50) -> list[Row]:
+        """The latest reports (in ``state`` if given), newest first."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        sql = f"SELECT {_COLUMNS} FROM reports"  # noqa: S608
+        params: tuple[Any, ...] = ()
+        if state is not None:
+            sql += " WHERE state = ?"
+            params = (state,)
+        sql += " ORDER BY accepted_at DESC, rowid DESC LIMIT ?"
+        return [_row(r) for r in self._connection().execute(sql, (*params, limit))]
+
+    def get(self, report_id: str) -> Row | None:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM reports WHERE id = ?",  # noqa: S608
+                (report_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _row(row)
+
+    def find(self, reference: str) -> Row | None:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM reports WHERE reference = ?",  # noqa: S608
+                (reference,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _row(row)
+
+    def body(self, report_id: str) -> bytes | None:
+        """The stored body; ``None`` once delivered (purged) or if unknown."""
+        row = (
+            self._connection()
+            .execute("SELECT body FROM reports WHERE id = ?", (report_id,))
+            .fetchone()
+        )
+        return None if row is None or row["body"] is None else bytes(row["body"])
+
+    def summary(self, report_id: str) -> dict[str, Any] | None:
+        """What the observatory keeps of one report (no identity, no description)."""
+        row = (
+            self._connection()
+            .execute("SELECT summary FROM reports WHERE id = ?", (report_id,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        summary: dict[str, Any] = json.loads(row["summary"])
+        return summary
+
+    def summaries(self, since: float = 0.0) -> Iterator[dict[str, Any]]:
+        """What the observatory may count: every report's summary, accepted since ``since``."""
+        for row in self._connection().execute(
+            "SELECT summary FROM reports WHERE accepted_at >= ? ORDER BY accepted_at", (since,)
+        ):
+            summary: dict[str, Any] = json.loads(row["summary"])
+            yield summary
+
+    def retry_dead(self, report_id: str | None = None) -> int:
+        """Put one dead report (or all of them) back in line; return how many."""
+        sql = (
+            "UPDATE reports SET state = 'pending', attempts = 0, unacknowledged = 0, "
+            "next_attempt_at = ?, last_error = NULL, last_status = NULL WHERE state = 'dead'"
+        )
+        params: tuple[Any, ...] = (self.clock(),)
+        if report_id is not None:
+            sql += " AND id = ?"
+            params = (*params, report_id)
+        with self._write() as db:
+            return db.execute(sql, params).rowcount
+
+
+def _row(r: sqlite3.Row) -> Row:
+    return Row(
+        report_id=r["id"],
+        reference=r["reference"],
+        created_at=r["created_at"],
+        partner=r["partner"],
+        country=r["country"],
+        state=r["state"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        claimed_by=r["claimed_by"],
+        lease_until=r["lease_until"],
+        last_status=r["last_status"],
+        last_error=r["last_error"],
+        case_number=r["case_number"],
+        follow_up_url=r["follow_up_url"],
+        accepted_at=r["accepted_at"],
+        delivered_at=r["delivered_at"],
+    )
