@@ -19,10 +19,10 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.cli.command import main
-from widget_server.frame.report import Reporting
 from widget_server.observatory.events import EventStore
 from widget_server.partners import Registry
 from widget_server.problems import ProblemsError
+from widget_server.reports.reporting import Reporting
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer, State
 from widget_server.trees.alerts import Alerts, alerts_path, load_alerts

@@ -18,7 +18,7 @@ README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 def written_pages() -> set[str]:
     """Every ``data-page`` value the templates and the code that fills them write."""
     found: set[str] = set()
-    for template in (SOURCE / "templates").glob("*.html"):
+    for template in SOURCE.rglob("*.html"):
         found |= set(re.findall(r'data-page="([a-z_-]+)"', template.read_text(encoding="utf-8")))
     for module in SOURCE.rglob("*.py"):
         text = module.read_text(encoding="utf-8")

@@ -35,12 +35,12 @@ from test_forwarder_faults import (
     settings_for,
 )
 
-from widget_server.frame.report import Reporting
 from widget_server.intake.app import IntakeThread
 from widget_server.intake.faults import Faults
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.payload import Identity
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route, Routes
 from widget_server.signing import Signer, State
 

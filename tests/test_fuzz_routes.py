@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.frame.report import Reporting
 from widget_server.intake.app import create_intake_app
 from widget_server.partners import Registry
 from widget_server.reports import signature
 from widget_server.reports.payload import encode, example_report
 from widget_server.reports.reference import new_reference
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import Settings

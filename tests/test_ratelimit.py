@@ -20,7 +20,6 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.cli.serve import SERVER_OPTIONS
-from widget_server.frame.report import Reporting
 from widget_server.intake.app import IntakeThread
 from widget_server.intake.store import received_ids
 from widget_server.partners import Registry
@@ -32,6 +31,7 @@ from widget_server.ratelimit import (
     ReportLimits,
     client_key,
 )
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import (

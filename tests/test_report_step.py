@@ -17,12 +17,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.frame.report import Reporting
 from widget_server.intake.app import IntakeThread
 from widget_server.partners import Registry
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox
 from widget_server.reports.reference import is_valid
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import Settings

@@ -26,8 +26,8 @@ from starlette.testclient import TestClient
 
 from widget_server.app import create_app
 from widget_server.cli.command import main
-from widget_server.frame.report import Reporting
 from widget_server.frame.world import load_world, load_world_alerts
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import Settings

@@ -20,9 +20,9 @@ from test_ratelimit import serve
 
 from widget_server.app import create_app
 from widget_server.frame.forms import MAX_FIELDS
-from widget_server.frame.report import Reporting
 from widget_server.partners import Registry
 from widget_server.reports.payload import MAX_NAME
+from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.signing import Signer, State
 from widget_server.trees.model import Catalog

@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 from test_ratelimit import serve
 
 from widget_server.app import create_app
-from widget_server.frame.report import Reporting
 from widget_server.partners import Registry
+from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.signing import EMBED_SALT, REPORT_SALT, STATE_SALT, Signer, State
 from widget_server.trees.model import Catalog

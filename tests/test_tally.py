@@ -17,10 +17,10 @@ from helpers import EVENT_COLUMNS, event_rows
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.frame.report import Reporting
 from widget_server.observatory.events import DIAGNOSES_PER_CLIENT, Event, EventStore, utc_today
 from widget_server.observatory.figures import Period, build_report
 from widget_server.partners import Registry
+from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import Settings

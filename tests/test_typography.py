@@ -19,8 +19,8 @@ import pytest
 from conftest import SECRET_KEYS
 from starlette.testclient import TestClient
 
-from widget_server.frame.report import MESSAGES_DIR as REPORT_MESSAGES_DIR
 from widget_server.i18n import load_messages
+from widget_server.reports.reporting import MESSAGES_DIR as REPORT_MESSAGES_DIR
 from widget_server.signing import Signer, State
 from widget_server.trees.compiler import load_catalog
 from widget_server.trees.model import LOCALES

@@ -42,12 +42,12 @@ from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
 from widget_server.frame.compression import PageCompression
 from widget_server.frame.headers import SecurityHeaders, secured
 from widget_server.frame.limits import RequestLimits
-from widget_server.frame.report import Reporting
 from widget_server.frame.world import Widget, fingerprint
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore, flush_events
 from widget_server.observatory.waves import WaveLog, watch_waves
 from widget_server.partners import Registry
+from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.trees.alerts import NO_ALERTS, Alerts
 from widget_server.trees.model import Catalog

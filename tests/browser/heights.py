@@ -2,7 +2,7 @@
 
 The frame rounds its content's height up to a ladder of coarse steps, each twice
 the one before, so that a script of the partner's page does not learn which
-outcome the victim reached (``widget_server/templates/frame.js``). The first step
+outcome the victim reached (``widget_server/frame/templates/frame.js``). The first step
 is read from frame.js itself, so the tests follow the ladder the frame ships.
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-FRAME_JS = Path(__file__).resolve().parents[2] / "widget_server" / "templates" / "frame.js"
+FRAME_JS = (
+    Path(__file__).resolve().parents[2] / "widget_server" / "frame" / "templates" / "frame.js"
+)
 
 
 def _first_step() -> int:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from widget_server.cli.serve import SnippetOptions, snippet
+from widget_server.embed import SnippetOptions, snippet
 from widget_server.partners import Partner
 from widget_server.settings import PROJECT_ROOT, Settings
 

@@ -19,6 +19,7 @@ from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
 from widget_server.problems import ProblemsError
 from widget_server.settings import Settings
+from widget_server.trees.compiler import load_catalog
 from widget_server.trees.model import Catalog
 
 
@@ -81,8 +82,6 @@ def run_observatory(args: argparse.Namespace) -> int:
 
 def _catalog(settings: Settings) -> Catalog | None:
     """The catalog, only to name categories and countries; broken trees still give figures."""
-    from widget_server.trees.compiler import load_catalog
-
     try:
         return load_catalog(settings.trees_dir)
     except (ProblemsError, OSError):

@@ -12,23 +12,19 @@ import argparse
 import copy
 import re
 import sys
-from dataclasses import dataclass
-from html import escape
 from typing import Any
 
+import uvicorn
+import uvicorn.config
+
+from widget_server.app import create_app
 from widget_server.cli.errors import CommandError
-from widget_server.frame.assets import load_assets
+from widget_server.embed import CONTAINER_ID, INLINE_BUTTON_HEIGHT, MODES, SnippetOptions, snippet
+from widget_server.frame.world import load_world, load_world_alerts
 from widget_server.i18n import known
-from widget_server.partners import Partner, load_partners
+from widget_server.partners import load_partners
 from widget_server.settings import Settings
-from widget_server.signing import Signer
 from widget_server.trees.model import LOCALES
-
-MODES = ("launcher", "inline", "page")
-
-#: The container the inline and page snippets put the widget in.
-CONTAINER_ID = "cyberwidget"
-
 
 #: uvicorn's limits against hostile or slow clients. An idle keep-alive
 #: connection is closed after 5 s; a request line and headers over 16 KB are
@@ -103,11 +99,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from widget_server.app import create_app
-    from widget_server.frame.world import load_world, load_world_alerts
-
     settings = Settings.from_environ()
     catalog, registry = load_world(settings)
     alerts = load_world_alerts(settings, catalog, registry)
@@ -135,8 +126,6 @@ def log_config() -> dict[str, Any]:
     Without it only warnings would reach stderr, bare, and an operator would
     not see a report accepted or delivered. Our lines name their logger.
     """
-    import uvicorn.config
-
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["formatters"]["widget"] = {
         "()": "uvicorn.logging.DefaultFormatter",
@@ -162,7 +151,7 @@ def log_config() -> dict[str, Any]:
 
 def run_embed(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
-    registry = load_partners(settings.partners_file)
+    registry = load_partners(settings.partners_file, production=settings.production)
     partner = registry.get(args.partner)
     if partner is None:
         known = ", ".join(sorted(p.id for p in registry)) or "none"
@@ -189,9 +178,6 @@ def run_embed(args: argparse.Namespace) -> int:
         )
     return 0
 
-
-#: What an inline widget takes before it is opened: its start button's height.
-INLINE_BUTTON_HEIGHT = "45px"
 
 _CSS_LENGTH = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:px|em|rem|vh|svh|lvh|dvh|%)")
 
@@ -224,52 +210,3 @@ def language(value: str) -> str:
             f"give one of {', '.join(LOCALES)}, or a tag of one such as fr-BE"
         )
     return locale
-
-
-@dataclass(frozen=True)
-class SnippetOptions:
-    """What a snippet asks of the loader, as ``widget-server embed``'s options say it."""
-
-    mode: str = "launcher"
-    lang: str | None = None
-    target: str | None = None
-    height: str | None = None
-    label: str | None = None
-    position: str | None = None
-
-
-def snippet(settings: Settings, partner: Partner, args: SnippetOptions) -> str:
-    """The lines a site owner pastes: the container when needed, then the script tag."""
-    loader = load_assets().loader
-    token = Signer(settings.secret_keys, settings.state_max_age).embed_token(partner.id)
-    attributes = [
-        ("async", None),
-        ("src", f"{settings.public_url}/static/widget.{loader.version}.js"),
-        ("integrity", loader.integrity),
-        ("crossorigin", "anonymous"),
-        ("data-embed", token),
-        ("data-mode", args.mode),
-    ]
-    if args.lang:
-        # Without it the loader follows the host page's <html lang>, then the
-        # browser's; the partner's own locale is the server's last resort.
-        attributes.append(("data-lang", args.lang))
-    lines = []
-    target = args.target
-    if args.mode != "launcher" and target is None:
-        target = f"#{CONTAINER_ID}"
-        lines.append(f'<div id="{CONTAINER_ID}"></div>')
-    if target is not None:
-        attributes.append(("data-target", target))
-    if args.height and args.mode != "launcher":
-        attributes.append(("data-height", args.height))
-    if args.label:
-        attributes.append(("data-label", args.label))
-    if args.position:
-        attributes.append(("data-position", args.position))
-    rendered = " ".join(
-        name if value is None else f'{name}="{escape(value, quote=True)}"'
-        for name, value in attributes
-    )
-    lines.append(f"<script {rendered}></script>")
-    return "\n".join(lines)

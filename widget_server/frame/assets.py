@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from widget_server.settings import PROJECT_ROOT
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOADER_PATH = PROJECT_ROOT / "static" / "widget.js"
 RELEASES_DIR = PROJECT_ROOT / "static" / "releases"
 

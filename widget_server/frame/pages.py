@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from widget_server.frame.headers import NO_STORE, frame_csp, secured
-from widget_server.frame.request import Frame, Refused, open_frame, partner_of
+from widget_server.frame.request import Frame, Refused, open_frame
 from widget_server.frame.world import Widget
 from widget_server.i18n import direction, negotiate
 from widget_server.partners import DEFAULT_LEAVE_URL
@@ -41,7 +41,7 @@ def cached(
     everything the page shows but the signed state; ``context`` is only built
     when the page has to be drawn.
     """
-    partner = partner_of(frame)
+    partner = frame.embedder
     full_key = (template, partner.id, frame.token, frame.parent_origin, frame.locale, autofocus)
     body = frame.world.pages.page(
         full_key + key,
@@ -80,18 +80,6 @@ def outcome_context(
         "actions": items(outcome.actions),
         "advice": items(outcome.advice),
     }
-
-
-def contact_href(value: str) -> str | None:
-    """A link for a contact: ``tel:`` for numbers, ``mailto:`` for addresses, https as is."""
-    if value.startswith("https://"):
-        return value
-    if "@" in value and " " not in value and ":" not in value:
-        return f"mailto:{value}"
-    digits = "".join(c for c in value if c.isdigit() or c == "+")
-    if digits and all(c.isdigit() or c in " +-.()" for c in value):
-        return f"tel:{digits}"
-    return None
 
 
 def render(

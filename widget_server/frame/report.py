@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -37,11 +36,8 @@ from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, message, render, restart
 from widget_server.frame.request import Frame
 from widget_server.frame.steps import locate
-from widget_server.i18n import LOCALES_DIR, Messages, Translator, load_messages
 from widget_server.observatory import tally
-from widget_server.ratelimit import RefusalLog, ReportLimits
-from widget_server.reports.forwarder import Forwarder, Tuning, running
-from widget_server.reports.outbox import Outbox, OutboxError, Row
+from widget_server.reports.outbox import OutboxError, Row
 from widget_server.reports.payload import (
     MAX_DESCRIPTION,
     ReportError,
@@ -51,15 +47,11 @@ from widget_server.reports.payload import (
     utc_now,
     validate_identity,
 )
-from widget_server.reports.routes import Routes, load_routes
-from widget_server.settings import Settings
+from widget_server.reports.reporting import Reporting
 from widget_server.signing import BadState, StaleState, State
 from widget_server.trees.walk import Position, WalkError
 
 log = logging.getLogger("widget_server.report")
-
-#: Where the report step's own texts are, one file per locale.
-MESSAGES_DIR = LOCALES_DIR / "report"
 
 #: Fields the report form holds once at most; twice is a forged form.
 SINGLE_FIELDS = (
@@ -74,62 +66,6 @@ SINGLE_FIELDS = (
     "description",
     "consent",
 )
-
-#: Templates of the step, for ``build_templates`` to compile at start-up.
-TEMPLATES = ("report.html", "report_sent.html")
-
-
-class Reporting:
-    """The outbox, the routes and the forwarder of one server process."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        outbox: Outbox | None = None,
-        routes: Routes | None = None,
-        tuning: Tuning | None = None,
-        forward: bool = True,
-    ) -> None:
-        """Open the outbox and read the routes; a bad routes file raises ``ProblemsError``.
-
-        ``forward=False`` only stores reports: for a deployment where a separate
-        ``widget-server outbox forward`` process sends them, and for tests that
-        look at the outbox before anything is sent.
-        """
-        self.settings = settings
-        self.routes = routes if routes is not None else load_routes(settings)
-        self.outbox = outbox if outbox is not None else Outbox.for_settings(settings)
-        self.messages: Messages = load_messages(MESSAGES_DIR)
-        self.tuning = tuning if tuning is not None else Tuning.for_settings(settings)
-        self.forward = forward
-        self.forwarder: Forwarder | None = None
-        self.limits = ReportLimits(settings.client_report_rate, settings.partner_report_rate)
-        self.refusals = RefusalLog(log)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[Reporting]:
-        """Forward the outbox for the life of the app (use it in the lifespan)."""
-        try:
-            if not self.forward:
-                yield self
-                return
-            async with running(self.settings, self.outbox, self.routes, tuning=self.tuning) as fwd:
-                self.forwarder = fwd
-                try:
-                    yield self
-                finally:
-                    self.forwarder = None
-        finally:
-            self.refusals.flush(final=True)
-            self.outbox.close()  # connections reopen on next use
-
-    def wake(self) -> None:
-        if self.forwarder is not None:
-            self.forwarder.wake()
-
-    def translator(self, locale: str) -> Translator:
-        return self.messages.translator(locale)
 
 
 class _Errors(dict[str, str]):

@@ -44,6 +44,12 @@ class Frame:
     gzip: bool = False
 
     @property
+    def embedder(self) -> Partner:
+        """The partner whose page embeds the frame: an opened frame always has one."""
+        assert self.partner is not None, "only a refused frame has no partner"
+        return self.partner
+
+    @property
     def t(self) -> Translator:
         return self.widget.messages.translator(self.locale)
 
@@ -115,9 +121,3 @@ def open_frame(request: Request) -> Frame:
     if partner is None or not partner.active:
         raise Refused(frame)
     return frame
-
-
-def partner_of(frame: Frame) -> Partner:
-    """The frame's partner, where an opened frame (which always has one) is expected."""
-    assert frame.partner is not None
-    return frame.partner

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, cached, forbidden, outcome_context, restart
-from widget_server.frame.request import Frame, Refused, open_frame, partner_of
+from widget_server.frame.request import Frame, Refused, open_frame
 from widget_server.i18n import known
 from widget_server.observatory import tally
 from widget_server.signing import State
@@ -32,7 +32,7 @@ async def first_step(request: Request) -> Response:
         frame = open_frame(request)
     except Refused as refused:
         return forbidden(refused.frame)
-    partner = partner_of(frame)
+    partner = frame.embedder
     # A HEAD (a link checker, a preview) starts no diagnosis; a GET starts one,
     # counted while its client is within the day's budget.
     counted = (

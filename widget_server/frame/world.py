@@ -17,8 +17,9 @@ from pathlib import Path
 
 import jinja2
 
-from widget_server.frame.assets import TEMPLATES_DIR, Asset, Assets, load_assets
+from widget_server.frame.assets import Asset, Assets, load_assets
 from widget_server.frame.pagecache import PageCache
+from widget_server.frame.templating import build_templates
 from widget_server.i18n import Messages, load_messages
 from widget_server.observatory.events import utc_today
 from widget_server.partners import Partner, Registry, load_partners
@@ -28,13 +29,10 @@ from widget_server.settings import Settings
 from widget_server.signing import Signer
 from widget_server.trees.alerts import FILENAME as ALERTS_FILENAME
 from widget_server.trees.alerts import NO_ALERTS, Alerts, alerts_path, load_alerts
+from widget_server.trees.compiler import load_catalog
 from widget_server.trees.model import LOCALES, Catalog
 
 logger = logging.getLogger("widget_server.reload")
-
-#: Templates rendered by the frame, compiled at start-up so errors surface there
-#: (with the report step's, ``report_step.TEMPLATES``, which imports this module).
-FRAME_TEMPLATES = ("step.html", "outcome.html", "message.html")
 
 
 def load_world(settings: Settings) -> tuple[Catalog, Registry]:
@@ -43,8 +41,6 @@ def load_world(settings: Settings) -> tuple[Catalog, Registry]:
     Raises :class:`~widget_server.problems.ProblemsError` with every problem,
     which the CLI prints as ``file:line:column`` lines.
     """
-    from widget_server.trees.compiler import load_catalog  # the tree compiler is only needed here
-
     catalog = load_catalog(settings.trees_dir)
     return catalog, load_world_partners(settings, catalog)
 
@@ -100,26 +96,6 @@ def _stamp(paths: list[Path]) -> Stamp:
             continue
         found.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(found)
-
-
-def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
-    """A Jinja2 environment with autoescape on, compiled once, never reloaded."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory),
-        autoescape=True,
-        auto_reload=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        cache_size=-1,
-    )
-    from widget_server.frame.pages import contact_href  # templates call it for contact links
-    from widget_server.frame.report import TEMPLATES as REPORT_TEMPLATES
-
-    env.globals["contact_href"] = contact_href
-    for name in (*FRAME_TEMPLATES, *REPORT_TEMPLATES):
-        env.get_template(name)
-    return env
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from widget_server.ratelimit import GuessThrottle
 from widget_server.settings import Settings
 from widget_server.trees.model import Catalog
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 #: Operators' pages hold no script and load nothing from elsewhere.
 SECURITY_HEADERS = {
