@@ -42,6 +42,7 @@ from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
 from widget_server.frame.compression import PageCompression
 from widget_server.frame.headers import SecurityHeaders, secured
 from widget_server.frame.limits import RequestLimits
+from widget_server.frame.request import FrameFailure
 from widget_server.frame.world import Widget, fingerprint
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore, flush_events
@@ -140,6 +141,7 @@ def create_app(
             Middleware(BodyLimit, max_body=MAX_BODY),
         ],
         exception_handlers={
+            FrameFailure: frame_failure,
             HTTPException: http_error,
             ClientDisconnect: client_gone,
             Exception: server_error,
@@ -266,6 +268,16 @@ def _not_found(request: Request) -> Response:
 
 
 _PAGES = {404: "not_found", 405: "not_found", 413: "too_large"}
+
+
+async def frame_failure(request: Request, exc: Exception) -> Response:
+    """A frame handler raised a failure (a refused token, a bad form, an old state): its page.
+
+    Focus moves to the page's heading after a POST (the victim acted); a frame
+    refused on first opening stays quiet.
+    """
+    assert isinstance(exc, FrameFailure)
+    return pages.failure_page(exc, autofocus=request.method == "POST")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

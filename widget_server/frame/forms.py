@@ -2,7 +2,8 @@
 
 Every POST route of the frame (a step, the report) starts with
 :func:`read_post`: a refused token, a body that is not a small urlencoded form,
-a field sent twice and a bad state never reach a handler; each gets its page.
+a field sent twice and a bad state never reach a handler: each raises the
+:class:`~widget_server.frame.request.FrameFailure` whose page answers it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import Response
 
-from widget_server.frame.pages import bad_request, forbidden, restart
-from widget_server.frame.request import Frame, Refused, open_frame
+from widget_server.frame.request import BadForm, Frame, Restart, open_frame
 from widget_server.signing import BadState, StaleState, State
 from widget_server.trees.model import LOCALES
 
@@ -24,44 +23,38 @@ MAX_FIELDS = 64
 
 async def read_post(
     request: Request, single_fields: Sequence[str]
-) -> tuple[Frame, State, dict[str, list[str]]] | Response:
-    """The frame, signed state and form a POST route works on, or the page to answer with.
+) -> tuple[Frame, State, dict[str, list[str]]]:
+    """The frame, signed state and form a POST route works on.
 
-    Every POST route of the frame starts here: a refused token, a form that is
-    not one (or repeats a field of ``single_fields``) and a bad state never
-    reach a handler.
+    Every POST route of the frame starts here: a refused token (``Refused``),
+    a form that is not one or repeats a field of ``single_fields``
+    (``BadForm``) and a bad state (``Restart``) never reach a handler.
     """
-    try:
-        frame = open_frame(request)
-    except Refused as refused:
-        return forbidden(refused.frame, autofocus=True)
+    frame = open_frame(request)
     form = await read_form(request)
     if form is None or any(len(form.get(key, ())) > 1 for key in single_fields):
-        return bad_request(frame)
-    loaded = load_state(frame, form)
-    if isinstance(loaded, Response):
-        return loaded
-    state, frame = loaded
+        raise BadForm(frame)
+    state, frame = load_state(frame, form)
     return frame, state, form
 
 
-def load_state(frame: Frame, form: Mapping[str, list[str]]) -> tuple[State, Frame] | Response:
-    """The form's signed state and the frame in its locale, or the page to answer with.
+def load_state(frame: Frame, form: Mapping[str, list[str]]) -> tuple[State, Frame]:
+    """The form's signed state and the frame in its locale; raises :class:`Restart`.
 
     A state that is missing, forged, too old or for another partner never
     reaches a handler.
     """
     raw = single(form, "state")
     if raw is None:
-        return restart(frame, status=400)
+        raise Restart(frame, 400)
     try:
         state = frame.widget.signer.read_state(raw)
     except StaleState:
-        return restart(frame, status=200)
+        raise Restart(frame, 200) from None
     except BadState:
-        return restart(frame, status=400)
+        raise Restart(frame, 400) from None
     if frame.partner is None or state.partner != frame.partner.id or state.locale not in LOCALES:
-        return restart(frame, status=400)
+        raise Restart(frame, 400)
     return state, frame.with_locale(state.locale)
 
 

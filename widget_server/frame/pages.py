@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from widget_server.frame.headers import NO_STORE, frame_csp, secured
-from widget_server.frame.request import Frame, Refused, open_frame
+from widget_server.frame.request import Frame, FrameFailure, Refused, Restart, open_frame
 from widget_server.frame.world import Widget
 from widget_server.i18n import direction, negotiate
 from widget_server.partners import DEFAULT_LEAVE_URL
@@ -223,6 +223,16 @@ def bad_request(frame: Frame) -> HTMLResponse:
         restart_url=frame.first_url() if frame.partner and frame.partner.active else None,
         autofocus=True,
     )
+
+
+def failure_page(failure: FrameFailure, *, autofocus: bool = True) -> HTMLResponse:
+    """The page of a frame request that failed: the one place failures become pages."""
+    frame = failure.frame
+    if isinstance(failure, Refused):
+        return forbidden(frame, autofocus=autofocus)
+    if isinstance(failure, Restart):
+        return restart(frame, status=failure.status)
+    return bad_request(frame)
 
 
 def standalone(widget: Widget, request: Request, page: str, status: int) -> HTMLResponse:

@@ -34,7 +34,7 @@ from starlette.responses import Response
 
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, message, render, restart
-from widget_server.frame.request import Frame
+from widget_server.frame.request import BadForm, Frame, Restart
 from widget_server.frame.steps import locate
 from widget_server.observatory import tally
 from widget_server.reports.outbox import OutboxError, Row
@@ -76,10 +76,7 @@ class _Errors(dict[str, str]):
 
 
 async def report_step(request: Request) -> Response:
-    posted = await read_post(request, SINGLE_FIELDS)
-    if isinstance(posted, Response):
-        return posted
-    frame, state, form = posted
+    frame, state, form = await read_post(request, SINGLE_FIELDS)
     try:
         position = locate(frame, state)
     except WalkError:
@@ -111,8 +108,6 @@ async def _act(
         return _form(frame, reporting, state, position, token, values, _Errors())
     token = single(form, "report") or ""
     report_id = _read_token(frame, token)
-    if isinstance(report_id, Response):
-        return report_id
     if action == "send":
         client = request.client.host if request.client else None
         return await _send(frame, reporting, state, position, token, report_id, form, client)
@@ -317,17 +312,17 @@ def _sign_token(frame: Frame, report_id: str) -> str:
     return frame.widget.signer.sign_report({"r": report_id, "p": partner.id})
 
 
-def _read_token(frame: Frame, token: str) -> str | Response:
-    """The report id of a report token for this partner, or the page to answer with."""
+def _read_token(frame: Frame, token: str) -> str:
+    """The report id of a report token for this partner (raises a :class:`FrameFailure`)."""
     try:
         data: Any = frame.widget.signer.read_report(token)
     except StaleState:
-        return restart(frame, status=200)
+        raise Restart(frame, 200) from None
     except BadState:
         # Forged, damaged, or signed with a key since removed from
         # WIDGET_SECRET_KEYS (which no signature can tell apart): start again,
         # as for a step state.
-        return restart(frame, status=400)
+        raise Restart(frame, 400) from None
     partner = frame.partner
     if (
         not isinstance(data, dict)
@@ -336,5 +331,5 @@ def _read_token(frame: Frame, token: str) -> str | Response:
         or partner is None
         or data["p"] != partner.id
     ):
-        return bad_request(frame)
+        raise BadForm(frame)
     return data["r"]

@@ -94,11 +94,39 @@ def _read_query(query_string: bytes) -> tuple[str | None, str | None]:
 _cached_query = functools.lru_cache(maxsize=4096)(_read_query)
 
 
-class Refused(WidgetServerError):
-    """The token does not open a frame; ``frame`` still says how to answer."""
+class FrameFailure(WidgetServerError):
+    """A frame request that ends on one of the frame's own pages, not the one it asked.
 
-    def __init__(self, frame: Frame) -> None:
+    Handlers raise it wherever they find the problem; one handler of the app
+    (:func:`widget_server.frame.pages.failure_page`) turns each kind into its
+    page, in the victim's language, with ``status``.
+    """
+
+    status = 400
+
+    def __init__(self, frame: Frame, status: int | None = None) -> None:
+        super().__init__(type(self).__name__)
         self.frame = frame
+        if status is not None:
+            self.status = status
+
+
+class Refused(FrameFailure):
+    """The token does not open a frame (unknown, forged, revoked): the forbidden page."""
+
+    status = 403
+
+
+class BadForm(FrameFailure):
+    """A post no page of ours sends (a field twice, not a form): the bad-request page."""
+
+
+class Restart(FrameFailure):
+    """A state or report token that cannot go on: a polite way to start again.
+
+    200 when it only grew old (nothing is wrong), 400 when it is forged,
+    damaged, for another partner or signed with a key since removed.
+    """
 
 
 def open_frame(request: Request) -> Frame:

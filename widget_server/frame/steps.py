@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from widget_server.frame.forms import read_post, single
-from widget_server.frame.pages import bad_request, cached, forbidden, outcome_context, restart
-from widget_server.frame.request import Frame, Refused, open_frame
+from widget_server.frame.pages import bad_request, cached, outcome_context, restart
+from widget_server.frame.request import Frame, open_frame
 from widget_server.i18n import known
 from widget_server.observatory import tally
 from widget_server.signing import State
@@ -28,10 +28,7 @@ SINGLE_FIELDS = ("state", "do", "lang", "country", "alert")
 
 
 async def first_step(request: Request) -> Response:
-    try:
-        frame = open_frame(request)
-    except Refused as refused:
-        return forbidden(refused.frame)
+    frame = open_frame(request)
     partner = frame.embedder
     # A HEAD (a link checker, a preview) starts no diagnosis; a GET starts one,
     # counted while its client is within the day's budget.
@@ -57,10 +54,7 @@ async def first_step(request: Request) -> Response:
 
 async def next_step(request: Request) -> Response:
     """Apply one action (answer, back, start again, language, country, alert) to the state."""
-    posted = await read_post(request, SINGLE_FIELDS)
-    if isinstance(posted, Response):
-        return posted
-    frame, state, form = posted
+    frame, state, form = await read_post(request, SINGLE_FIELDS)
     action = single(form, "do") or "next"
     selected: Answer | None = None
     if action == "next":

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,22 @@ class OperatorAuth:
         await response(scope, receive, send)
 
 
+Endpoint = Callable[["Dashboard", Request], Awaitable[Response]]
+
+
+def _bad_period_is_400(endpoint: Endpoint) -> Endpoint:
+    """A period the query cannot mean (``from=2024-13-01``) is the operator's 400, said plainly."""
+
+    @functools.wraps(endpoint)
+    async def answer(dashboard: Dashboard, request: Request) -> Response:
+        try:
+            return await endpoint(dashboard, request)
+        except PeriodError as exc:
+            return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+
+    return answer
+
+
 class Dashboard:
     def __init__(
         self,
@@ -189,14 +206,12 @@ class Dashboard:
         self.env.filters["percent"] = percent
         self.css = (TEMPLATES / "dashboard.css").read_bytes()
 
-    async def report(self, request: Request) -> Report | Response:
+    async def report(self, request: Request) -> Report:
+        """The figures of the period the query asks for; raises :class:`PeriodError`."""
         params = request.query_params
-        try:
-            period = Period.parse(
-                params.get("from"), params.get("to"), params.get("partner"), today=self.today()
-            )
-        except PeriodError as exc:
-            return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+        period = Period.parse(
+            params.get("from"), params.get("to"), params.get("partner"), today=self.today()
+        )
         labels = Labels.from_catalog(self.catalog() if self.catalog else None)
         report = await run_in_threadpool(
             build_report,
@@ -209,20 +224,18 @@ class Dashboard:
         self.wave_log.note(report.waves, period.scope)
         return report
 
+    @_bad_period_is_400
     async def page(self, request: Request) -> Response:
         report = await self.report(request)
-        if isinstance(report, Response):
-            return report
         html = self.render(report)
         return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
     def render(self, report: Report) -> str:
         return self.env.get_template("dashboard.html").render(page_context(report))
 
+    @_bad_period_is_400
     async def export_csv(self, request: Request) -> Response:
         report = await self.report(request)
-        if isinstance(report, Response):
-            return report
         return Response(
             report_csv(report),
             media_type="text/csv; charset=utf-8",
@@ -232,10 +245,9 @@ class Dashboard:
             },
         )
 
+    @_bad_period_is_400
     async def export_json(self, request: Request) -> Response:
         report = await self.report(request)
-        if isinstance(report, Response):
-            return report
         body = json.dumps(report_json(report), ensure_ascii=False, indent=1)
         return Response(
             body,
