@@ -40,7 +40,8 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from widget_server.observatory.dashboard import observatory_router
-from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.event import Event
+from widget_server.observatory.events import EventStore
 from widget_server.observatory.figures import Period, build_report
 from widget_server.observatory.samples import PlantedWave, sample_events
 from widget_server.observatory.waves import waves_today

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.event import Event
+from widget_server.observatory.events import EventStore
 from widget_server.observatory.samples import PlantedWave, sample_events
 
 START = date(2025, 1, 1)

@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_the_file_in_use_is_the_setting_or_the_one_beside_the_trees(tmp_path: Pa
     (trees / "alerts.yaml").write_text("alerts: {}\n", encoding="utf-8")
     assert alerts_path(settings) == trees / "alerts.yaml"
     elsewhere = tmp_path / "waves.yaml"
-    assert alerts_path(settings.with_(alerts_file=elsewhere)) == elsewhere
+    assert alerts_path(replace(settings, alerts_file=elsewhere)) == elsewhere
     assert Settings.from_environ({"WIDGET_ALERTS": str(elsewhere)}).alerts_file == elsewhere
 
 

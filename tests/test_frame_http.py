@@ -7,7 +7,7 @@ import hashlib
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode
@@ -316,7 +316,7 @@ def test_a_partner_whose_origins_change_is_enforced_on_the_next_request(
     settings: Settings, registry: Registry, signer: Signer
 ) -> None:
     """The partners file is reloaded when it changes; a bad edit keeps the last good one."""
-    app = create_app(settings.with_(reload_interval=0))  # the repository's trees, our partners
+    app = create_app(replace(settings, reload_interval=0))  # the repository's trees, our partners
     with TestClient(app) as client:
         widget = app.state.widget
         token = signer.embed_token("demo")
@@ -348,7 +348,7 @@ def test_a_broken_tree_edit_keeps_the_last_good_trees(
 ) -> None:
     trees = tmp_path / "trees"
     shutil.copytree(PROJECT_ROOT / "trees", trees)
-    app = create_app(settings.with_(trees_dir=trees, reload_interval=0))
+    app = create_app(replace(settings, trees_dir=trees, reload_interval=0))
     with TestClient(app) as client:
         widget = app.state.widget
         before = widget.world
@@ -430,7 +430,9 @@ def test_key_rotation(settings: Settings, catalog: Catalog, registry: Registry) 
     older = Signer(SECRET_KEYS[1:], 60).embed_token("demo")
     with TestClient(create_app(settings, catalog=catalog, registry=registry)) as client:
         assert client.get(f"/w/{older}").status_code == 200
-    retired = settings.with_(secret_keys=("a-brand-new-key-0123456789abcdef012", *SECRET_KEYS[:1]))
+    retired = replace(
+        settings, secret_keys=("a-brand-new-key-0123456789abcdef012", *SECRET_KEYS[:1])
+    )
     with TestClient(create_app(retired, catalog=catalog, registry=registry)) as client:
         assert client.get(f"/w/{older}?lang=en").status_code == 403
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -113,7 +114,7 @@ bodies = st.one_of(form_pairs.map(lambda pairs: urlencode(pairs).encode()), st.b
 
 @pytest.fixture
 def widget(settings: Settings, catalog: Catalog, registry: Registry) -> Iterator[TestClient]:
-    settings = settings.with_(operator_key=OPERATOR_KEY)
+    settings = replace(settings, operator_key=OPERATOR_KEY)
     routes = Routes((), IntakeRoute("default", "http://127.0.0.1:9/reports", INTAKE_KEY))
     reporting = Reporting(settings, routes=routes, forward=False)
     app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)

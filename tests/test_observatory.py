@@ -26,7 +26,8 @@ from observatory_data import (
 
 from widget_server.cli import command as cli
 from widget_server.observatory.disclosure import Figure, suppress
-from widget_server.observatory.events import Event, EventStore
+from widget_server.observatory.event import Event
+from widget_server.observatory.events import EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import (
     MAX_DAYS,

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from widget_server.reports.outbox import MIGRATIONS, Completion, Outbox, OutboxError, outbox_path
+from widget_server.reports.outbox import Outbox, OutboxError, outbox_path
+from widget_server.reports.outbox_schema import MIGRATIONS
 from widget_server.reports.payload import Identity, ReportError, example_report
+from widget_server.reports.records import Completion
 from widget_server.reports.reference import is_valid
 from widget_server.settings import Settings
 

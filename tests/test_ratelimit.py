@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from html import unescape
 from pathlib import Path
 
@@ -234,7 +235,7 @@ class Reporter:
 
 @pytest.fixture
 def limited(settings: Settings) -> Settings:
-    return settings.with_(report_rate_client=Rate(2, 3600), report_rate_partner=Rate(5, 3600))
+    return replace(settings, report_rate_client=Rate(2, 3600), report_rate_partner=Rate(5, 3600))
 
 
 def stored_reporting(settings: Settings) -> Reporting:
@@ -345,7 +346,9 @@ def test_a_flood_reaches_the_intake_only_as_far_as_the_limits_allow(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger=REPORT_LOGGER)
-    settings = settings.with_(report_rate_client=Rate(3, 3600), report_rate_partner=Rate(6, 3600))
+    settings = replace(
+        settings, report_rate_client=Rate(3, 3600), report_rate_partner=Rate(6, 3600)
+    )
     signer = Signer(SECRET_KEYS, 7200)
     with IntakeThread(tmp_path / "intake.sqlite3", INTAKE_KEY) as intake:
         routes = Routes((), IntakeRoute("default", intake.reports_url, INTAKE_KEY))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,12 @@ def settings_with(tmp_path: Path, text: str | None, **changes: object) -> Settin
     if text is not None:
         routes_file = tmp_path / "routes.yaml"
         routes_file.write_text(text, encoding="utf-8")
-    return Settings(
+    settings = Settings(
         routes_file=routes_file,
         intake_url="https://central.test/reports",
         intake_key=KEY,
-    ).with_(**changes)
+    )
+    return replace(settings, **changes)  # type: ignore[arg-type]
 
 
 def test_without_a_routes_file_everything_takes_the_default_route(tmp_path: Path):

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from html import unescape
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def test_a_full_run_shows_no_key_and_logs_no_victim_data(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = settings.with_(secret_keys=SECRET_KEYS, operator_key=OPERATOR_KEY)
+    settings = replace(settings, secret_keys=SECRET_KEYS, operator_key=OPERATOR_KEY)
     signer = Signer(SECRET_KEYS, 7200)
     token = signer.embed_token("demo")
     responses: list[httpx.Response] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx2 as httpx
@@ -225,7 +226,7 @@ def app_with(
     secret_keys: tuple[str, ...],
     clock: Callable[[], float] | None = None,
 ) -> Starlette:
-    settings = settings.with_(secret_keys=secret_keys)
+    settings = replace(settings, secret_keys=secret_keys)
     app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
     if clock is not None:
         app.state.widget.signer = Signer(secret_keys, settings.state_max_age, clock=clock)

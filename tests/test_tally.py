@@ -17,7 +17,8 @@ from helpers import EVENT_COLUMNS, event_rows
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
-from widget_server.observatory.events import DIAGNOSES_PER_CLIENT, Event, EventStore, utc_today
+from widget_server.observatory.event import Event, utc_today
+from widget_server.observatory.events import DIAGNOSES_PER_CLIENT, EventStore
 from widget_server.observatory.figures import Period, build_report
 from widget_server.partners import Registry
 from widget_server.reports.reporting import Reporting
@@ -291,7 +292,7 @@ def test_the_dashboard_is_mounted_behind_the_operator_key(
 ):
     with build(settings, catalog, registry, EventStore.for_settings(settings)) as client:
         assert client.get("/observatory/").status_code == 404  # no key: no dashboard
-    keyed = settings.with_(operator_key="operator-key-0123456789abcdef")
+    keyed = replace(settings, operator_key="operator-key-0123456789abcdef")
     with build(keyed, catalog, registry, EventStore.for_settings(keyed)) as client:
         Victim(client).diagnose()
         assert client.get("/observatory/").status_code == 401

@@ -11,3 +11,6 @@ LOCALES: tuple[str, ...] = ("fr", "en", "ar", "nl")
 
 #: Locales written right to left.
 RTL_LOCALES: frozenset[str] = frozenset({"ar"})
+
+#: Each locale's name in English, for problem lines an author reads.
+LOCALE_NAMES: dict[str, str] = {"fr": "French", "en": "English", "ar": "Arabic", "nl": "Dutch"}

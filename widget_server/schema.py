@@ -20,8 +20,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from widget_server.languages import LOCALES
+from widget_server.languages import LOCALE_NAMES, LOCALES
 from widget_server.problems import Problem
+from widget_server.schemawords import describe, description_of, name_of, value_words
 from widget_server.settings import PROJECT_ROOT
 from widget_server.yamlsource import Document, Path_
 
@@ -37,8 +38,6 @@ SCHEMAS: dict[str, str] = {
     "alerts": "alerts.schema.json",
 }
 
-LOCALE_NAMES: dict[str, str] = {"fr": "French", "en": "English", "ar": "Arabic", "nl": "Dutch"}
-
 _ID_PATTERN = "^[a-z][a-z0-9_]*$"
 _COUNTRY_PATTERN = "^[A-Z]{2}$"
 #: How a JSON type is named to an author.
@@ -51,9 +50,6 @@ TYPE_WORDS = {
     "number": "a number",
     "null": "nothing",
 }
-
-_ITEM_WORDS = {"answers": "answer", "choices": "choice", "routes": "route"}
-_SINGULAR = {"families": "family", "categories": "category", "advice": "advice"}
 
 #: Above this many allowed keys, "allowed here" lists only the closest ones.
 _MAX_LISTED = 12
@@ -189,20 +185,20 @@ def _explain(document: Document, error: ValidationError, path: Path_) -> Iterato
         elif key == "type" and path[:1] == ("nodes",):
             yield document.problem(
                 path,
-                f"missing 'type' in {_describe(path, data)}",
+                f"missing 'type' in {describe(path, data)}",
                 "add 'type: question' or 'type: outcome'",
                 key=True,
             )
         else:
-            description = _description(subschema(error).get("properties", {}).get(key, {}))
+            description = description_of(subschema(error).get("properties", {}).get(key, {}))
             hint = f"add a '{key}:' line" + (f": {description}" if description else "")
-            message = f"missing '{key}' in {_describe(path, data)}"
+            message = f"missing '{key}' in {describe(path, data)}"
             yield document.problem(path, message, hint, key=True)
     elif kind == "pattern" and "propertyNames" in error.schema_path:
         name = str(error.instance)
-        yield _bad_name(document, (*path, name), name, str(error.validator_value))
+        yield _badname_of(document, (*path, name), name, str(error.validator_value))
     elif kind == "pattern":
-        yield _bad_name(document, path, error.instance, str(error.validator_value))
+        yield _badname_of(document, path, error.instance, str(error.validator_value))
     elif kind == "type":
         yield _wrong_type(document, error, path)
     elif kind in ("enum", "const"):
@@ -214,17 +210,17 @@ def _explain(document: Document, error: ValidationError, path: Path_) -> Iterato
         n = error.validator_value
         yield document.problem(
             path,
-            f"{_name(path, data)} needs at least {n} item{'s' if n != 1 else ''}",
+            f"{name_of(path, data)} needs at least {n} item{'s' if n != 1 else ''}",
             "add more" if path[-1:] != ("choices",) else "add a choice, or make it an outcome",
         )
     elif kind == "minProperties":
-        yield document.problem(path, f"{_name(path, data)} is empty", "add at least one entry")
+        yield document.problem(path, f"{name_of(path, data)} is empty", "add at least one entry")
     elif kind == "minLength":
-        yield document.problem(path, f"{_name(path, data)} is empty", "write the text")
+        yield document.problem(path, f"{name_of(path, data)} is empty", "write the text")
     elif kind == "maxLength":
         yield document.problem(
             path,
-            f"{_name(path, data)} is longer than {error.validator_value} characters",
+            f"{name_of(path, data)} is longer than {error.validator_value} characters",
             "shorten it",
         )
     else:  # a keyword our schemas do not use yet: still one line, never a traceback
@@ -252,7 +248,7 @@ def _unknown_keys(document: Document, error: ValidationError, path: Path_) -> It
         yield document.problem((*path, key), f"unknown key '{key}'", hint, key=True)
 
 
-def _bad_name(document: Document, path: Path_, value: Any, pattern: str) -> Problem:
+def _badname_of(document: Document, path: Path_, value: Any, pattern: str) -> Problem:
     as_key = path[-1:] == (value,)
     if pattern == _COUNTRY_PATTERN:
         return document.problem(
@@ -280,9 +276,10 @@ def _wrong_type(document: Document, error: ValidationError, path: Path_) -> Prob
     value = error.instance
     is_text = set(subschema(error).get("required", ())) == set(LOCALES)
     if is_text:
+        name = name_of(path, document.data)
         return document.problem(
             path,
-            f"{_name(path, document.data)} must be given in every locale, not as {_value(value)}",
+            f"{name} must be given in every locale, not as {value_words(value)}",
             "write it as four lines under it: fr:, en:, ar: and nl:",
         )
     wanted = " or ".join(TYPE_WORDS.get(t, t) for t in expected_types)
@@ -302,7 +299,7 @@ def _wrong_type(document: Document, error: ValidationError, path: Path_) -> Prob
     elif "object" in expected_types:
         hint = "write 'key: value' lines, indented under it"
     return document.problem(
-        path, f"{_name(path, document.data)} must be {wanted}, not {_value(value)}", hint
+        path, f"{name_of(path, document.data)} must be {wanted}, not {value_words(value)}", hint
     )
 
 
@@ -310,7 +307,7 @@ def _not_allowed(document: Document, path: Path_, value: Any, allowed: list[str]
     close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
     hint = (f"did you mean '{close[0]}'? " if close else "") + "use one of: " + ", ".join(allowed)
     return document.problem(
-        path, f"{_name(path, document.data)} is {_value(value)}, which is not allowed", hint
+        path, f"{name_of(path, document.data)} is {value_words(value)}, which is not allowed", hint
     )
 
 
@@ -322,7 +319,7 @@ def _no_branch(document: Document, error: ValidationError, path: Path_) -> Probl
         return document.problem(
             path,
             f"answer {int(path[-1]) + 1} must be a choice id or a list of choice ids, "
-            f"not {_value(error.instance)}",
+            f"not {value_words(error.instance)}",
             "write a choice's id, like clicked, or several in brackets, like [card, password]",
         )
     near = [e for e in context if e.validator != "type"]
@@ -330,99 +327,19 @@ def _no_branch(document: Document, error: ValidationError, path: Path_) -> Probl
         inner = near[0]
         deeper = path + tuple(inner.path)
         if inner.validator == "pattern":
-            return _bad_name(document, deeper, inner.instance, str(inner.validator_value))
+            return _badname_of(document, deeper, inner.instance, str(inner.validator_value))
         problems = list(_explain(document, inner, deeper))
         if problems:
             return problems[0]
     wanted = sorted(
         {TYPE_WORDS.get(str(e.validator_value), str(e.validator_value)) for e in context}
     )
+    name, shown = name_of(path, document.data), value_words(error.instance)
     return document.problem(
         path,
-        f"{_name(path, document.data)} must be {' or '.join(wanted)}, not {_value(error.instance)}",
-        _description(error.schema) or _description(error.parent.schema if error.parent else {}),
+        f"{name} must be {' or '.join(wanted)}, not {shown}",
+        description_of(error.schema) or description_of(error.parent.schema if error.parent else {}),
     )
-
-
-def _description(schema: Any) -> str:
-    text = schema.get("description", "") if isinstance(schema, dict) else ""
-    text = str(text).strip().rstrip(".")
-    return text[:1].lower() + text[1:] if text else ""
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{shown}'"
-    if isinstance(value, list):
-        return "a list"
-    return "a set of 'key: value' lines"
-
-
-def _name(path: Path_, data: Any) -> str:
-    """How to name the value at ``path`` in a message: its key, or its place in a list."""
-    if not path:
-        return "the file"
-    last = path[-1]
-    if isinstance(last, int):
-        parent = path[-2] if len(path) > 1 else ""
-        what = _ITEM_WORDS.get(str(parent), "item")
-        return f"{what} {last + 1} of '{parent}'" if what == "item" else f"{what} {last + 1}"
-    if last in LOCALES:
-        return f"the {LOCALE_NAMES[str(last)]} ({last}) text"
-    return f"'{last}'"
-
-
-def _describe(path: Path_, data: Any) -> str:
-    """Name the thing at ``path`` the way an author thinks of it: "question node 'x'"."""
-    if not path:
-        return "the file"
-    words = ""
-    node: Any = data
-    parts: list[str | int] = []
-    for index, step in enumerate(path):
-        node = node[step] if _has(node, step) else None
-        parts.append(step)
-        parent = parts[-2] if len(parts) > 1 else None
-        ident = node.get("id") if isinstance(node, dict) else None
-        if parent == "nodes" and index == 1:
-            kind = node.get("type") if isinstance(node, dict) else None
-            kind = kind if kind in ("question", "outcome") else ""
-            words = f"{kind + ' ' if kind else ''}node '{step}'"
-        elif parent == "choices" and isinstance(step, int):
-            label = f"'{ident}'" if isinstance(ident, str) else str(step + 1)
-            words = f"choice {label} of {words}"
-        elif parent == "routes" and isinstance(step, int):
-            words = f"route {step + 1} of {words}"
-        elif parent == "scenarios" and isinstance(step, int):
-            name = node.get("name") if isinstance(node, dict) else None
-            words = f"scenario '{name}'" if isinstance(name, str) else f"scenario {step + 1}"
-        elif parent in ("families", "categories", "advice") and index == 1:
-            words = f"{_SINGULAR[str(parent)]} '{step}'"
-        elif parent == "countries" and index == 1:
-            words = f"country '{step}'"
-        elif parent == "alerts" and index == 1:
-            words = f"alert '{step}'"
-        elif parent == "contacts" and isinstance(step, int):
-            label = f"'{ident}'" if isinstance(ident, str) else str(step + 1)
-            words = f"contact {label} of {words}" if words else f"contact {label}"
-        elif not words:
-            words = f"'{step}'"
-        elif isinstance(step, str):
-            words = f"'{step}' of {words}"
-    return words
-
-
-def _has(node: Any, step: str | int) -> bool:
-    if isinstance(node, dict):
-        return step in node
-    return isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
 
 
 def all_schemas() -> Iterable[Path]:

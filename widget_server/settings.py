@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -109,9 +109,6 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "widget.sqlite3"
-
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -172,8 +172,8 @@ class _UncompressedSerializer(URLSafeTimedSerializer):
 
     itsdangerous zlib-compresses every payload and keeps the result when it is
     shorter: for a step state (about 120 bytes of JSON) that saves some twenty
-    characters of hidden field and costs 15 to 60 µs of ``zlib.compress`` per
-    step, the largest part of signing (``bench/step_server_work.py``). Reading
+    characters of hidden field and costs ``zlib.compress`` on every step, the
+    largest part of signing (``bench/step_server_work.py``, ``bench/README.md``). Reading
     still accepts compressed payloads, so states signed before stay valid.
     """
 
@@ -231,8 +231,8 @@ class Signer:
 
         Every request of a frame carries its snippet's token, and a partner's
         snippets carry a handful of tokens at most, so a token verified once
-        is remembered (the keys never change while the server runs): 17 µs
-        of HMAC and base64 per step saved. Only good tokens are remembered,
+        is remembered (the keys never change while the server runs): an HMAC
+        and a base64 decoding saved per step. Only good tokens are remembered,
         and no more than :data:`MAX_REMEMBERED_EMBEDS`, so forged ones cost
         every time and fill nothing.
         """

@@ -73,9 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     if not os.environ.get("WIDGET_PUBLIC_URL", "").strip():
-        settings = settings.with_(public_url=f"http://{HOST}:{args.port}")
+        settings = replace(settings, public_url=f"http://{HOST}:{args.port}")
     if not os.environ.get("WIDGET_INTAKE_URL", "").strip():
-        settings = settings.with_(intake_url=f"http://{HOST}:{args.intake_port}/reports")
+        settings = replace(settings, intake_url=f"http://{HOST}:{args.intake_port}/reports")
     catalog, registry = load_world(settings)
     partner = registry.get(DEMO_PARTNER)
     if partner is None or not partner.active:

@@ -120,10 +120,6 @@ class Assets:
     def frame_js_url(self) -> str:
         return f"/static/frame.{self.frame_js.version}.js"
 
-    @property
-    def loader_url(self) -> str:
-        return f"/static/widget.{self.loader.version}.js"
-
 
 def load_assets(loader_path: Path = LOADER_PATH, releases_dir: Path = RELEASES_DIR) -> Assets:
     return Assets(

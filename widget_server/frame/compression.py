@@ -1,7 +1,7 @@
 """Gzip for the frame's pages, but never for a page that echoes a victim's identity.
 
-Victims open the widget on old phones and bad networks: a question page is about
-3.7 KB of HTML and 1.5 KB gzipped. Compression and secrets do not mix, though
+Victims open the widget on old phones and bad networks, and a page's HTML shrinks
+to about half gzipped. Compression and secrets do not mix, though
 (BREACH: an attacker who can inject text into a compressed page that also holds
 a secret learns the secret from the response sizes), so the report step, which
 echoes a name, an email, a phone and a story, is always sent as it is. Static
@@ -9,8 +9,8 @@ files are already served gzipped by :mod:`widget_server.frame.assets`.
 
 Why not Starlette's ``GZipMiddleware``: it compresses at level 9 through a
 ``GzipFile`` and a buffer, per response. Our pages are whole responses of a few
-kilobytes, so one ``zlib.compress`` call does it; at level 6 an outcome page
-compresses in 58 µs instead of 70 µs for the same 2,840 bytes. Question and
+kilobytes, so one ``zlib.compress`` call at level 6 does it, faster than level 9
+for the same bytes (figures in ``bench/README.md``). Question and
 outcome pages mostly arrive gzipped already, from :mod:`.pagecache`, and pass
 through. Streamed responses (none of the frame's) pass through as they are.
 """

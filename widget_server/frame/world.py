@@ -21,7 +21,7 @@ from widget_server.frame.assets import Asset, Assets, load_assets
 from widget_server.frame.pagecache import PageCache
 from widget_server.frame.templating import build_templates
 from widget_server.i18n import Messages, load_messages
-from widget_server.observatory.events import utc_today
+from widget_server.observatory.event import utc_today
 from widget_server.partners import Partner, Registry, load_partners
 from widget_server.problems import ProblemsError
 from widget_server.reports.routes import route_names

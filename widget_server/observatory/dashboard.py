@@ -35,7 +35,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from widget_server.observatory import charts
 from widget_server.observatory.disclosure import DEFAULT_THRESHOLD
-from widget_server.observatory.events import ALL_PARTNERS, EventStore, utc_today
+from widget_server.observatory.event import ALL_PARTNERS, utc_today
+from widget_server.observatory.events import EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
 from widget_server.observatory.waves import WaveLog, WaveRule

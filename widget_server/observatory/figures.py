@@ -19,13 +19,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from widget_server.observatory.disclosure import DEFAULT_THRESHOLD, Figure, ratio, suppress
-from widget_server.observatory.events import (
-    ALL_PARTNERS,
-    EVENT_KINDS,
-    UNKNOWN,
-    EventStore,
-    utc_today,
-)
+from widget_server.observatory.event import ALL_PARTNERS, EVENT_KINDS, UNKNOWN, utc_today
+from widget_server.observatory.events import EventStore
 from widget_server.observatory.waves import Wave, WaveRule, category_days, detect_waves
 from widget_server.problems import WidgetServerError
 from widget_server.trees.model import SEVERITIES, Catalog

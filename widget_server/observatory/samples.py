@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from widget_server.observatory.events import Event
+from widget_server.observatory.event import Event
 
 #: category: (family, weight in completed diagnoses, severities it may have).
 CATEGORY_MIX: dict[str, tuple[str, float, tuple[str, ...]]] = {

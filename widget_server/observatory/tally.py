@@ -29,7 +29,8 @@ from typing import Any
 
 from starlette.background import BackgroundTask
 
-from widget_server.observatory.events import EventStore, victim_kind
+from widget_server.observatory.event import victim_kind
+from widget_server.observatory.events import EventStore
 from widget_server.signing import State
 from widget_server.trees.model import Catalog
 from widget_server.trees.walk import Position

@@ -21,7 +21,8 @@ from datetime import date, timedelta
 import anyio
 import anyio.to_thread
 
-from widget_server.observatory.events import ALL_PARTNERS, EventStore, utc_today
+from widget_server.observatory.event import ALL_PARTNERS, utc_today
+from widget_server.observatory.events import EventStore
 
 logger = logging.getLogger("widget_server.waves")
 

@@ -42,7 +42,7 @@ import httpx
 
 from widget_server.reports import signature
 from widget_server.reports.answer import case_of, read_limited, reason_of, unacknowledged
-from widget_server.reports.outbox import Claimed, Completion, OutboxStore
+from widget_server.reports.records import Claimed, Completion, OutboxStore
 from widget_server.reports.retrying import (
     RETRY_STATUSES,
     Tuning,

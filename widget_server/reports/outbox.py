@@ -31,7 +31,6 @@ its place for several machines.
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import time
 import uuid
@@ -40,91 +39,19 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from widget_server.problems import WidgetServerError
+from widget_server.reports.outbox_schema import COLUMNS, MIGRATIONS, STATES, row_of
 from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
-from widget_server.reports.records import Claimed, Completion, OutboxStore, Row, Stored
+from widget_server.reports.records import Claimed, Completion, Row, Stored
 from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
-from widget_server.storage.sqlite import Connections
+from widget_server.storage.sqlite import MIN_FREE_BYTES, Connections, StoreError, unusable
 
-#: The records live in :mod:`.outbox_records`; importers find them here too.
-__all__ = [
-    "MIGRATIONS",
-    "STATES",
-    "Claimed",
-    "Completion",
-    "Outbox",
-    "OutboxError",
-    "OutboxStore",
-    "Row",
-    "Stored",
-    "outbox_path",
-]
-
-#: The states a report goes through.
-STATES: tuple[str, ...] = ("pending", "sending", "delivered", "dead")
-
-#: Each migration takes the schema from its index to the next ``user_version``.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE reports (
-        id              TEXT PRIMARY KEY,
-        reference       TEXT NOT NULL UNIQUE,
-        created_at      TEXT NOT NULL,
-        partner         TEXT NOT NULL,
-        country         TEXT NOT NULL,
-        body            BLOB,
-        summary         TEXT NOT NULL,
-        state           TEXT NOT NULL DEFAULT 'pending'
-                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL,
-        claimed_by      TEXT,
-        lease_until     REAL,
-        last_status     INTEGER,
-        last_error      TEXT,
-        case_number     TEXT,
-        follow_up_url   TEXT,
-        accepted_at     REAL NOT NULL,
-        delivered_at    REAL
-    );
-    CREATE INDEX reports_pending ON reports (state, next_attempt_at);
-    CREATE INDEX reports_leases ON reports (state, lease_until);
-    """,
-    # 2: 2xx answers that did not acknowledge the report, against their own budget.
-    "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
-)
-
-_COLUMNS = (
-    "id, reference, created_at, partner, country, state, attempts, next_attempt_at, "
-    "claimed_by, lease_until, last_status, last_error, case_number, follow_up_url, "
-    "accepted_at, delivered_at"
-)
+#: How problems name this store.
+WHAT = "the outbox"
 
 
-class OutboxError(WidgetServerError, RuntimeError):
+class OutboxError(StoreError):
     """The outbox database cannot be used; the message says why."""
-
-
-#: Free disk space under which the outbox reports itself unusable in ``/healthz``.
-MIN_FREE_BYTES = 16 * 2**20
-
-
-def unusable(path: Path, exc: BaseException) -> str:
-    """One line on why the outbox at ``path`` cannot be used, with what to do."""
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OutboxError):
-        return text
-    lowered = text.lower()
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        hint = "move the file aside and restore the last backup of WIDGET_DATA_DIR"
-    elif "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
-        hint = "make WIDGET_DATA_DIR and its files writable by the server's user"
-    elif "full" in lowered or "no space" in lowered:
-        hint = "free some space on the disk of WIDGET_DATA_DIR"
-    else:
-        hint = "check that WIDGET_DATA_DIR is a writable folder on a local disk"
-    return f"cannot use the outbox {path}: {text} ({hint})"
 
 
 def outbox_path(settings: Settings) -> Path:
@@ -156,7 +83,7 @@ class Outbox:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(unusable(self.path, exc)) from None
+            raise OutboxError(unusable(WHAT, self.path, exc)) from None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Outbox:
@@ -168,7 +95,7 @@ class Outbox:
         try:
             return self._connections.get()
         except sqlite3.Error as exc:
-            raise OutboxError(unusable(self.path, exc)) from None
+            raise OutboxError(unusable(WHAT, self.path, exc)) from None
 
     def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction (see :meth:`Connections.write`)."""
@@ -179,39 +106,15 @@ class Outbox:
         self._connections.close()
 
     def health(self) -> str | None:
-        """Why the outbox could not take a report now, or ``None`` when it could.
-
-        For ``/healthz``: a read of the table (a damaged file fails it), a write
-        transaction opened and rolled back (a read-only file or folder fails
-        it), and the free space of the disk, since SQLite cannot say in advance
-        that the next commit will not fit.
-        """
-        try:
-            with self._connections.write_lock:
-                db = self._connection()
-                db.execute("SELECT id FROM reports LIMIT 1").fetchall()
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("ROLLBACK")
-            free = shutil.disk_usage(self.path.parent).free
-        except (OSError, sqlite3.Error, OutboxError) as exc:
-            return unusable(self.path, exc)
-        if free < self.min_free:
-            return f"the disk of {self.path} has {free // 1024} KB free (free some space)"
-        return None
+        """Why the outbox could not take a report now, or ``None`` when it could (``/healthz``)."""
+        return self._connections.health("SELECT id FROM reports LIMIT 1", WHAT, self.min_free)
 
     def _migrate(self) -> None:
-        with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise OutboxError(
-                    f"the outbox {self.path} was written by a newer version (schema "
-                    f"{version}, this one knows {len(MIGRATIONS)}); upgrade widget-server"
-                )
-            for number in range(version, len(MIGRATIONS)):
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+        self._connection()
+        try:
+            self._connections.migrate(MIGRATIONS, WHAT)
+        except StoreError as exc:
+            raise OutboxError(str(exc)) from None
 
     # -- accepting ---------------------------------------------------------
 
@@ -418,35 +321,35 @@ class Outbox:
         """The latest reports (in ``state`` if given), newest first."""
         if state is not None and state not in STATES:
             raise ValueError(f"unknown state {state!r}")
-        sql = f"SELECT {_COLUMNS} FROM reports"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM reports"  # noqa: S608
         params: tuple[Any, ...] = ()
         if state is not None:
             sql += " WHERE state = ?"
             params = (state,)
         sql += " ORDER BY accepted_at DESC, rowid DESC LIMIT ?"
-        return [_row(r) for r in self._connection().execute(sql, (*params, limit))]
+        return [row_of(r) for r in self._connection().execute(sql, (*params, limit))]
 
     def get(self, report_id: str) -> Row | None:
         row = (
             self._connection()
             .execute(
-                f"SELECT {_COLUMNS} FROM reports WHERE id = ?",  # noqa: S608
+                f"SELECT {COLUMNS} FROM reports WHERE id = ?",  # noqa: S608
                 (report_id,),
             )
             .fetchone()
         )
-        return None if row is None else _row(row)
+        return None if row is None else row_of(row)
 
     def find(self, reference: str) -> Row | None:
         row = (
             self._connection()
             .execute(
-                f"SELECT {_COLUMNS} FROM reports WHERE reference = ?",  # noqa: S608
+                f"SELECT {COLUMNS} FROM reports WHERE reference = ?",  # noqa: S608
                 (reference,),
             )
             .fetchone()
         )
-        return None if row is None else _row(row)
+        return None if row is None else row_of(row)
 
     def body(self, report_id: str) -> bytes | None:
         """The stored body; ``None`` once delivered (purged) or if unknown."""
@@ -489,24 +392,3 @@ class Outbox:
             params = (*params, report_id)
         with self._write() as db:
             return db.execute(sql, params).rowcount
-
-
-def _row(r: sqlite3.Row) -> Row:
-    return Row(
-        report_id=r["id"],
-        reference=r["reference"],
-        created_at=r["created_at"],
-        partner=r["partner"],
-        country=r["country"],
-        state=r["state"],
-        attempts=r["attempts"],
-        next_attempt_at=r["next_attempt_at"],
-        claimed_by=r["claimed_by"],
-        lease_until=r["lease_until"],
-        last_status=r["last_status"],
-        last_error=r["last_error"],
-        case_number=r["case_number"],
-        follow_up_url=r["follow_up_url"],
-        accepted_at=r["accepted_at"],
-        delivered_at=r["delivered_at"],
-    )

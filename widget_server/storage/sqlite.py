@@ -8,11 +8,39 @@ SQLite's busy handler, which sleeps in steps of up to 100 ms.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from widget_server.problems import WidgetServerError
+
+#: Free disk space under which a store reports itself unusable (``/healthz``):
+#: SQLite cannot say in advance that the next commit will not fit.
+MIN_FREE_BYTES = 16 * 2**20
+
+
+class StoreError(WidgetServerError, RuntimeError):
+    """A database file cannot be used; the message says why, the hint what to do."""
+
+
+def unusable(what: str, path: Path, exc: BaseException) -> str:
+    """One line on why the database ``what`` at ``path`` cannot be used, with what to do."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, StoreError):
+        return text
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        hint = "move the file aside and restore the last backup of WIDGET_DATA_DIR"
+    elif "readonly" in lowered or "read-only" in lowered or isinstance(exc, PermissionError):
+        hint = "make WIDGET_DATA_DIR and its files writable by the server's user"
+    elif "full" in lowered or "no space" in lowered:
+        hint = "free some space on the disk of WIDGET_DATA_DIR"
+    else:
+        hint = "check that WIDGET_DATA_DIR is a writable folder on a local disk"
+    return f"cannot use {what} {path}: {text} ({hint})"
 
 
 class Connections:
@@ -64,6 +92,46 @@ class Connections:
             finally:
                 if not durable:
                     db.execute("PRAGMA synchronous=FULL")
+
+    def migrate(self, migrations: Sequence[str], what: str) -> None:
+        """Bring the file's schema to the last of ``migrations``, numbered by ``user_version``.
+
+        Each migration takes the schema from its index to the next version, in
+        one transaction with the version it reaches; a file written by a newer
+        version of the code stops here, untouched.
+        """
+        with self.write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(migrations):
+                raise StoreError(
+                    f"{what} {self.path} was written by a newer version (schema "
+                    f"{version}, this one knows {len(migrations)}); upgrade widget-server"
+                )
+            for number in range(version, len(migrations)):
+                for statement in migrations[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def health(self, probe: str, what: str, min_free: int = MIN_FREE_BYTES) -> str | None:
+        """Why the file could not take a write now, or ``None`` when it could.
+
+        A read (``probe``: a damaged file fails it), a write transaction opened
+        and rolled back (a read-only file or folder fails it), and the free
+        space of the disk.
+        """
+        try:
+            with self.write_lock:
+                db = self.get()
+                db.execute(probe).fetchall()
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            free = shutil.disk_usage(self.path.parent).free
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            return unusable(what, self.path, exc)
+        if free < min_free:
+            return f"the disk of {self.path} has {free // 1024} KB free (free some space)"
+        return None
 
     def close(self) -> None:
         """Close every thread's connection; a thread that goes on opens a new one."""

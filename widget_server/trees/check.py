@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from widget_server.problems import Problem, suggest
+from widget_server.trees.nodes import edges, items, node_ids, nodes_of
 from widget_server.yamlsource import Document, Path_
 
 #: Keys the schema allows; with a typo among them, "leads nowhere" would only repeat it.
 _LEAD_KEYS = frozenset({"id", "label", "next", "tree", "if_any"})
 _QUESTION_KEYS = frozenset({"type", "text", "help", "multiple", "choices", "routes", "otherwise"})
-
-#: A node anywhere in a folder: (tree id, node id).
-NodeKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +37,6 @@ class Context:
     starts: Mapping[str, str | None]
     categories: frozenset[str] | None
     advice: frozenset[str] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    """Where one answer (or route, or ``otherwise``) of a question leads."""
-
-    source: NodeKey
-    target: NodeKey
-    #: The key path of the ``next``/``tree``/``otherwise`` value, for problem lines.
-    path: Path_
 
 
 def check_tree(document: Document, tree_id: str, context: Context) -> list[Problem]:
@@ -66,8 +54,8 @@ def check_tree(document: Document, tree_id: str, context: Context) -> list[Probl
                 f"write 'id: {tree_id}', or rename the file to {declared}.yaml",
             )
         )
-    nodes = _nodes(data)
-    ids = _node_ids(data)
+    nodes = nodes_of(data)
+    ids = node_ids(data)
     start = data.get("start")
     if isinstance(start, str) and start not in ids:
         problems.append(
@@ -98,87 +86,6 @@ def check_tree(document: Document, tree_id: str, context: Context) -> list[Probl
     return problems
 
 
-def edges(tree_id: str, data: Any, starts: Mapping[str, str | None]) -> Iterator[Edge]:
-    """The ways on from each question, as a victim's walk would follow them."""
-    if not isinstance(data, dict):
-        return
-    nodes = _nodes(data)
-    ids = _node_ids(data)
-    for node_id, node in nodes.items():
-        if node.get("type") != "question":
-            continue
-        source = (tree_id, node_id)
-        base: Path_ = ("nodes", node_id)
-        if node.get("multiple") is True:
-            for index, route in _items(node, "routes"):
-                yield from _leads(source, tree_id, route, (*base, "routes", index), starts)
-            otherwise = node.get("otherwise")
-            if isinstance(otherwise, str) and otherwise in ids:
-                yield Edge(source, (tree_id, otherwise), (*base, "otherwise"))
-        else:
-            for index, choice in _items(node, "choices"):
-                yield from _leads(source, tree_id, choice, (*base, "choices", index), starts)
-
-
-def check_loops(
-    documents: Mapping[str, Document], starts: Mapping[str, str | None]
-) -> list[tuple[Problem, frozenset[str]]]:
-    """Loops anywhere in the folder, each reported once at the answer that closes it.
-
-    Returns each problem with the trees the loop passes through, so a caller
-    checking one file can keep the loops that concern it. One depth-first
-    search over every node of every tree: linear in nodes and answers.
-    """
-    graph: dict[NodeKey, list[Edge]] = {}
-    owner: dict[NodeKey, Document] = {}
-    for tree_id, document in documents.items():
-        for edge in edges(tree_id, document.data, starts):
-            graph.setdefault(edge.source, []).append(edge)
-            owner[edge.source] = document
-    found: list[tuple[Problem, frozenset[str]]] = []
-    done: set[NodeKey] = set()
-    for root in graph:
-        if root in done:
-            continue
-        on_path: list[NodeKey] = [root]
-        position = {root: 0}
-        stack = [iter(graph[root])]
-        while stack:
-            step: Edge | None = next(stack[-1], None)
-            if step is None:
-                stack.pop()
-                finished = on_path.pop()
-                del position[finished]
-                done.add(finished)
-                continue
-            edge = step
-            target = edge.target
-            if target in position:
-                found.append(_loop(owner[edge.source], edge, on_path, position[target]))
-            elif target not in done:
-                position[target] = len(on_path)
-                on_path.append(target)
-                stack.append(iter(graph.get(target, ())))
-    return found
-
-
-def _loop(
-    document: Document, edge: Edge, on_path: list[NodeKey], first: int
-) -> tuple[Problem, frozenset[str]]:
-    cycle = [*on_path[first:], edge.target]
-    if len(cycle) > 8:
-        cycle = [*cycle[:4], ("", "..."), *cycle[-3:]]
-    same_tree = len({tree for tree, _ in cycle if tree}) == 1
-    shown = " → ".join(node if same_tree or not tree else f"{tree}:{node}" for tree, node in cycle)
-    trees = frozenset(tree for tree, _ in cycle if tree)
-    problem = document.problem(
-        edge.path,
-        f"this leads back to '{edge.target[1]}', which makes a loop: {shown}",
-        "a victim would go round in circles; lead to a new question or an outcome",
-    )
-    return problem, trees
-
-
 def _check_question(
     document: Document,
     base: Path_,
@@ -189,7 +96,7 @@ def _check_question(
     multiple = node.get("multiple") is True
     seen: dict[str, int] = {}
     choice_ids: list[str] = []
-    for index, choice in _items(node, "choices"):
+    for index, choice in items(node, "choices"):
         path = (*base, "choices", index)
         choice_id = choice.get("id")
         name = f"choice '{choice_id}'" if isinstance(choice_id, str) else f"choice {index + 1}"
@@ -216,7 +123,7 @@ def _check_question(
         else:
             yield from _check_leads(document, path, choice, name, nodes, context, "choice")
     if multiple:
-        for index, route in _items(node, "routes"):
+        for index, route in items(node, "routes"):
             path = (*base, "routes", index)
             yield from _check_leads(
                 document, path, route, f"route {index + 1}", nodes, context, "route"
@@ -307,7 +214,7 @@ def _check_outcome(
         )
     listed: dict[str, Path_] = {}
     for key in ("actions", "advice"):
-        for index, advice_id in _items(node, key, kind=str):
+        for index, advice_id in items(node, key, kind=str):
             path = (*base, key, index)
             if context.advice is not None and advice_id not in context.advice:
                 yield document.problem(
@@ -341,38 +248,13 @@ def _reachable(tree_id: str, start: str, data: Any, context: Context) -> set[str
     return reached
 
 
-def _leads(
-    source: NodeKey,
-    tree_id: str,
-    item: dict[str, Any],
-    path: Path_,
-    starts: Mapping[str, str | None],
-) -> Iterator[Edge]:
-    """Both edges when a choice has both ``next`` and ``tree`` (reported on its own)."""
-    target = item.get("next")
-    tree = item.get("tree")
-    if isinstance(target, str):
-        yield Edge(source, (tree_id, target), (*path, "next"))
-    if isinstance(tree, str):
-        start = starts.get(tree)
-        if start is not None:
-            yield Edge(source, (tree, start), (*path, "tree"))
-
-
-def _nodes(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    nodes = data.get("nodes")
-    if not isinstance(nodes, dict):
-        return {}
-    return {str(k): v for k, v in nodes.items() if isinstance(v, dict)}
-
-
 def _broken_links(data: dict[str, Any], ids: frozenset[str], context: Context) -> bool:
     """Whether some answer leads to a node or tree that does not exist, or has a typo.
 
     Nodes behind a broken link look unreachable; saying so would only repeat
     the one mistake, so reachability waits until every link resolves.
     """
-    for node in _nodes(data).values():
+    for node in nodes_of(data).values():
         if node.get("type") != "question":
             continue
         if not node.keys() <= _QUESTION_KEYS:
@@ -381,7 +263,7 @@ def _broken_links(data: dict[str, Any], ids: frozenset[str], context: Context) -
         if isinstance(otherwise, str) and otherwise not in ids:
             return True
         for key in ("choices", "routes"):
-            for _, item in _items(node, key):
+            for _, item in items(node, key):
                 if not item.keys() <= _LEAD_KEYS:
                     return True
                 target, tree = item.get("next"), item.get("tree")
@@ -390,16 +272,3 @@ def _broken_links(data: dict[str, Any], ids: frozenset[str], context: Context) -
                 if isinstance(tree, str) and tree not in context.starts:
                     return True
     return False
-
-
-def _node_ids(data: dict[str, Any]) -> frozenset[str]:
-    nodes = data.get("nodes")
-    return frozenset(str(k) for k in nodes) if isinstance(nodes, dict) else frozenset()
-
-
-def _items(node: dict[str, Any], key: str, *, kind: type = dict) -> Iterator[tuple[int, Any]]:
-    value = node.get(key)
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, kind):
-                yield index, item

@@ -22,6 +22,7 @@ from widget_server import schema
 from widget_server.problems import Problem, Problems, ProblemsError, display_path
 from widget_server.trees import check as treecheck
 from widget_server.trees import scenarios, vocabulary
+from widget_server.trees.loops import check_loops
 from widget_server.trees.model import (
     Catalog,
     Choice,
@@ -154,7 +155,7 @@ def _compile_folder(folder: Path, only: Sequence[Path] | None, limits: Limits) -
     by_file = {document.file: tree_id for tree_id, document in documents.items()}
     # Loops closed in a file not asked for, through a tree that was asked for.
     loops: list[Problem] = []
-    for problem, through in treecheck.check_loops(documents, starts):
+    for problem, through in check_loops(documents, starts):
         found[by_file[problem.file]].append(problem)
         if through & requested and by_file[problem.file] not in requested:
             loops.append(problem)

@@ -43,9 +43,6 @@ _ESCAPABLE = "\\*[]()-"
 _LIST_PREFIX = "- "
 _SPECIAL_RE = re.compile(r"[*\[\\]")
 
-#: What a link may point to; everything else (``javascript:``, ``data:``,
-#: ``http:``, relative paths) is refused.
-_SCHEMES = ("https://", "mailto:", "tel:")
 _TEL_RE = re.compile(r"^\+?[0-9][0-9().\-]*$")
 _LINK_HINT = "link to an https:// page, a mailto: address or a tel: number"
 _MARKUP_HINT = "use *emphasis*, **strong**, [text](https://...) or lines starting with '- '"

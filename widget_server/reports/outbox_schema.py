@@ -1,0 +1,73 @@
+"""The outbox's tables, as migrations numbered by ``user_version``, and its rows read back.
+
+Each migration takes the schema from its index to the next version; a new
+column is a new entry at the end, never an edit of an old one, so every
+outbox ever written can be brought forward.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from widget_server.reports.records import Row
+
+#: The states a report goes through.
+STATES: tuple[str, ...] = ("pending", "sending", "delivered", "dead")
+
+#: Each migration takes the schema from its index to the next ``user_version``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE reports (
+        id              TEXT PRIMARY KEY,
+        reference       TEXT NOT NULL UNIQUE,
+        created_at      TEXT NOT NULL,
+        partner         TEXT NOT NULL,
+        country         TEXT NOT NULL,
+        body            BLOB,
+        summary         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        claimed_by      TEXT,
+        lease_until     REAL,
+        last_status     INTEGER,
+        last_error      TEXT,
+        case_number     TEXT,
+        follow_up_url   TEXT,
+        accepted_at     REAL NOT NULL,
+        delivered_at    REAL
+    );
+    CREATE INDEX reports_pending ON reports (state, next_attempt_at);
+    CREATE INDEX reports_leases ON reports (state, lease_until);
+    """,
+    # 2: 2xx answers that did not acknowledge the report, against their own budget.
+    "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
+)
+
+COLUMNS = (
+    "id, reference, created_at, partner, country, state, attempts, next_attempt_at, "
+    "claimed_by, lease_until, last_status, last_error, case_number, follow_up_url, "
+    "accepted_at, delivered_at"
+)
+
+
+def row_of(r: sqlite3.Row) -> Row:
+    return Row(
+        report_id=r["id"],
+        reference=r["reference"],
+        created_at=r["created_at"],
+        partner=r["partner"],
+        country=r["country"],
+        state=r["state"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        claimed_by=r["claimed_by"],
+        lease_until=r["lease_until"],
+        last_status=r["last_status"],
+        last_error=r["last_error"],
+        case_number=r["case_number"],
+        follow_up_url=r["follow_up_url"],
+        accepted_at=r["accepted_at"],
+        delivered_at=r["delivered_at"],
+    )
