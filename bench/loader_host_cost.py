@@ -38,19 +38,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+import _root  # noqa: F401  (testkit on the path)
 import yaml
 from _steps import machine
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -58,23 +52,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.servers import bind, serve
 from widget_server.app import create_app
 from widget_server.frame.assets import load_assets
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CATEGORIES = [
     "devtools.timeline",
     "disabled-by-default-devtools.timeline",
@@ -144,30 +129,6 @@ def host_app(snippet: str) -> Starlette:
         return HTMLResponse(host_page(mode, snippet, name.endswith("-reserved")))
 
     return Starlette(routes=[Route("/{name}.html", show)])
-
-
-def bind() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serve(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            sys.exit("a server did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 # Main-thread time from a trace

@@ -32,13 +32,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
+import _root  # noqa: F401  (testkit on the path)
 import httpx
 import uvicorn
 
+from testkit.html import References
 from widget_server.app import create_app
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer
@@ -65,24 +66,6 @@ class Fetched:
     encoding: str
     cache_control: str
     etag: str
-
-
-class References(HTMLParser):
-    """Subresources a page makes the browser fetch before it can show itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        rel = a.get("rel", "").split()
-        if tag == "link" and a.get("href") and ({"stylesheet", "icon", "preload"} & set(rel)):
-            self.found.append(("stylesheet" if "stylesheet" in rel else rel[0], a["href"]))
-        elif tag == "script" and a.get("src"):
-            self.found.append(("script", a["src"]))
-        elif tag == "img" and a.get("src"):
-            self.found.append(("image", a["src"]))
 
 
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")

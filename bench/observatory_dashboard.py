@@ -35,15 +35,16 @@ from datetime import date, timedelta
 from itertools import islice
 from pathlib import Path
 
+import _root  # noqa: F401  (testkit on the path)
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from testkit.samples import PlantedWave, sample_events
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.event import Event
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.figures import Period, build_report
-from widget_server.observatory.samples import PlantedWave, sample_events
 from widget_server.observatory.waves import waves_today
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog

@@ -34,19 +34,13 @@ For each set of pages, each mode and width, and each of the two heights:
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 import tempfile
-import threading
-import time
 from collections import Counter, deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import uvicorn
+import _root  # noqa: F401  (testkit on the path)
 import yaml
 from _steps import machine
 from playwright.sync_api import Browser, Frame, Page, sync_playwright
@@ -54,8 +48,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.servers import bind, serve
 from widget_server.app import create_app
 from widget_server.frame.world import load_world
 from widget_server.settings import PROJECT_ROOT, Settings
@@ -63,8 +58,6 @@ from widget_server.signing import Signer, State
 from widget_server.trees.model import Catalog, Outcome, Question
 from widget_server.trees.walk import Answer, walk
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 MODES = ("launcher", "inline", "page")
 PARTNER = "demo"
 LABEL = "Aide aux victimes"
@@ -129,30 +122,6 @@ def host_app(widget: str, token: str) -> Starlette:
         return HTMLResponse(host_page(widget, token, mode))
 
     return Starlette(routes=[Route("/{mode}.html", show)])
-
-
-def bind() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def serve(app: ASGIApp, sock: socket.socket) -> Iterator[None]:
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            sys.exit("a server did not start")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def partners_file(folder: Path, host: str) -> Path:

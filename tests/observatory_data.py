@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from testkit.samples import PlantedWave, sample_events
 from widget_server.observatory.event import Event
 from widget_server.observatory.events import EventStore
-from widget_server.observatory.samples import PlantedWave, sample_events
 
 START = date(2025, 1, 1)
 DAYS = 60

@@ -25,11 +25,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from testkit.samples import TINY_PARTNER
 from widget_server.observatory.dashboard import authorized, observatory_router
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, build_report
-from widget_server.observatory.samples import TINY_PARTNER
 from widget_server.observatory.waves import WaveLog
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog

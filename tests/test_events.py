@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from helpers import EVENT_COLUMNS, event_rows
 
+from testkit.samples import sample_events
 from widget_server.observatory.event import VICTIM_KIND_BY_ANSWER, VICTIM_KINDS, Event, victim_kind
 from widget_server.observatory.events import FILENAME, EventStore, flush_events
-from widget_server.observatory.samples import sample_events
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog
 from widget_server.trees.model import Question

@@ -24,6 +24,7 @@ from observatory_data import (
     make_store,
 )
 
+from testkit.samples import TINY_PARTNER, sample_events
 from widget_server.cli import command as cli
 from widget_server.observatory.disclosure import Figure, suppress
 from widget_server.observatory.event import Event
@@ -38,7 +39,6 @@ from widget_server.observatory.figures import (
     Table,
     build_report,
 )
-from widget_server.observatory.samples import TINY_PARTNER, sample_events
 from widget_server.observatory.waves import WaveLog, WaveRule, detect_waves, tail_score, waves_today
 from widget_server.settings import PROJECT_ROOT
 from widget_server.trees.compiler import load_catalog

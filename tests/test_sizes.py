@@ -18,13 +18,13 @@ import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
 import pytest
 from starlette.testclient import TestClient
 
+from testkit.html import References
 from widget_server.app import create_app
 from widget_server.frame.assets import LOADER_PATH
 from widget_server.settings import Settings
@@ -49,24 +49,6 @@ class Download:
     round_trip: int
     gzipped: int
     cache_control: str
-
-
-class References(HTMLParser):
-    """The files a page makes the browser fetch before it can show itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        rel = set(a.get("rel", "").split())
-        if tag == "link" and a.get("href") and rel & {"stylesheet", "icon", "preload"}:
-            self.found.append(("stylesheet" if "stylesheet" in rel else "link", a["href"]))
-        elif tag == "script" and a.get("src"):
-            self.found.append(("script", a["src"]))
-        elif tag in ("img", "source") and a.get("src"):
-            self.found.append(("image", a["src"]))
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+from testkit.servers import bind, close_all, port_of, serve
 from widget_server.app import create_app
 from widget_server.cli.demo_site import demo_app
 from widget_server.frame.world import load_world
@@ -24,18 +25,6 @@ from widget_server.trees.model import Catalog
 
 from .fixture_frame import TOKEN, frame_app
 from .host_site import PAGES, host_app
-from .servers import bind, close_all, port_of, serve
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass(frozen=True)

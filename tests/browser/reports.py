@@ -6,12 +6,12 @@ from urllib.parse import quote, urlencode
 
 from playwright.sync_api import Frame
 
+from testkit.paths import Path, paths_to_every_node
 from widget_server.signing import State
 from widget_server.trees.model import Outcome
 
 from .conftest import RealSites
 from .driver import submit
-from .paths import Path, paths_to_every_node
 
 #: Posts fields to a URL of the frame, as the frame's own forms do.
 POST = """([action, fields]) => {

@@ -18,13 +18,13 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
+from testkit.paths import Path as Answers
+from testkit.paths import paths_to_every_node
 from widget_server.signing import State
 from widget_server.trees.model import LOCALES
 
 from .conftest import RealSites
 from .driver import record, submit, widget_frame
-from .paths import Path as Answers
-from .paths import paths_to_every_node
 from .reports import open_the_report_form
 
 pytestmark = pytest.mark.browser

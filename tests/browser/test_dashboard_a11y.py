@@ -14,13 +14,12 @@ from playwright.sync_api import ConsoleMessage, Page, Response
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from testkit.samples import PlantedWave, sample_events
+from testkit.servers import bind, port_of, serve
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore
-from widget_server.observatory.samples import PlantedWave, sample_events
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog
-
-from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
 

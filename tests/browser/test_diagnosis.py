@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Frame, Page
 
+from testkit.paths import outcome_of
 from widget_server.trees.model import Scenario
 
 from .conftest import RealSites
@@ -28,7 +29,6 @@ from .driver import (
     wait_until,
     widget_frame,
 )
-from .paths import outcome_of
 
 pytestmark = pytest.mark.browser
 

@@ -29,13 +29,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route as Path_
 
+from testkit.servers import bind, port_of, serve
 from widget_server.app import create_app
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 
 from .conftest import PARTNERS
 from .driver import LABELS, wait_for_messages, wait_until
-from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
 

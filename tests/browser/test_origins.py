@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, RealSites
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
+
+from .conftest import RealSites
 from .driver import LABELS, iframe, open_widget, record
 
 pytestmark = pytest.mark.browser

@@ -22,13 +22,13 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import Frame, Page
 
+from testkit.paths import Path, paths_to_every_node
 from widget_server.signing import State
 from widget_server.trees.model import Outcome
 
 from .conftest import RealSites
 from .driver import LABELS, open_widget, record, submit, wait_until, widget_frame
 from .heights import is_step, stepped
-from .paths import Path, paths_to_every_node
 from .reports import POST
 
 pytestmark = pytest.mark.browser

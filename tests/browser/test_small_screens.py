@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Frame, Page, ViewportSize
 
+from testkit.servers import bind, port_of, serve
 from widget_server.app import create_app
 from widget_server.frame.world import load_world
 from widget_server.settings import Settings
@@ -31,7 +32,6 @@ from .driver import (
     widget_frame,
 )
 from .host_site import PAGES, host_app
-from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
 

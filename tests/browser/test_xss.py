@@ -22,13 +22,13 @@ import pytest
 from playwright.sync_api import Page
 from test_security_injection import ACCEPTED, PARTNERS, PAYLOADS, inject
 
+from testkit.servers import bind, port_of, serve
 from widget_server.app import create_app
 from widget_server.frame.world import load_world, load_world_alerts
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 
 from .driver import wait_until
-from .servers import bind, port_of, serve
 
 pytestmark = pytest.mark.browser
 
