@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Unpack
+from typing import Any, Unpack
 
 from widget_server.observatory import diagnoses
 from widget_server.observatory.event import ALL_PARTNERS as ALL_PARTNERS
@@ -44,6 +44,7 @@ from widget_server.observatory.event import (
     SELECT,
     UPSERT,
     Event,
+    EventKind,
     Outcome,
     Where,
     event_of,
@@ -244,10 +245,7 @@ class EventStore:
         **where: Unpack[Where],
     ) -> bool:
         """A victim opened the widget's first step (``diagnosis``: its id, if it has one)."""
-        event = Event(
-            kind="started", day=day or utc_today(), diagnosis=self._key(diagnosis), **where
-        )
-        return self.record(event, later=later)
+        return self._record_kind("started", day, later, diagnosis, dict(where))
 
     def record_completed(
         self,
@@ -258,10 +256,7 @@ class EventStore:
         **outcome: Unpack[Outcome],
     ) -> bool:
         """A victim reached an outcome; a later one of the same diagnosis replaces it."""
-        event = Event(
-            kind="completed", day=day or utc_today(), diagnosis=self._key(diagnosis), **outcome
-        )
-        return self.record(event, later=later)
+        return self._record_kind("completed", day, later, diagnosis, dict(outcome))
 
     def record_reported(
         self,
@@ -273,17 +268,15 @@ class EventStore:
         **outcome: Unpack[Outcome],
     ) -> bool:
         """A report of a completed diagnosis was accepted into the outbox."""
-        event = Event(
-            kind="reported",
-            day=day or utc_today(),
-            with_identity=with_identity,
-            diagnosis=self._key(diagnosis),
-            **outcome,
-        )
-        return self.record(event, later=later)
+        fields = {**outcome, "with_identity": with_identity}
+        return self._record_kind("reported", day, later, diagnosis, fields)
 
-    def _key(self, diagnosis: str) -> str | None:
-        return diagnoses.keyed(self._secret, diagnosis) if diagnosis else None
+    def _record_kind(
+        self, kind: EventKind, day: date | None, later: bool, diagnosis: str, fields: dict[str, Any]
+    ) -> bool:
+        key = diagnoses.keyed(self._secret, diagnosis) if diagnosis else None
+        event = Event(kind=kind, day=day or utc_today(), diagnosis=key, **fields)
+        return self.record(event, later=later)
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
