@@ -1,8 +1,8 @@
 """Bounded requests: fields, forms and headers past their limits are refused, nothing stored.
 
-Bodies over 64 KB (declared or chunked) are in ``tests/test_frame_http.py``, a
+Bodies over 64 KB (declared or chunked) are in ``tests/frame/test_frame_http.py``, a
 100 KB URL in ``tests/test_security_tokens.py``, the description's length in
-``tests/test_report_step.py``; here is what was left.
+``tests/frame/test_report_step.py``; here is what was left.
 """
 
 from __future__ import annotations

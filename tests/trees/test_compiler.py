@@ -26,7 +26,7 @@ from widget_server.trees.model import Outcome, Question
 from widget_server.trees.walk import walk
 from widget_server.yamlsource import MAX_BYTES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "trees"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "trees"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from widget_server.cli.command import main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "trees"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "trees"
 
 
 @pytest.fixture

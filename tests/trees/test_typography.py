@@ -122,6 +122,6 @@ def test_french_texts_keep_their_punctuation_on_the_line(written: str, shown: st
 
 
 def test_the_shipped_trees_show_no_breakable_space_before_french_punctuation() -> None:
-    catalog = load_catalog(Path(__file__).resolve().parent.parent / "trees")
+    catalog = load_catalog(Path(__file__).resolve().parents[2] / "trees")
     french = [q.text.text("fr") for tree in catalog.trees.values() for q in tree.nodes.values()]
     assert french and not [t for t in french if re.search(r" [?!:;»]|« ", t)]

@@ -356,7 +356,7 @@ def test_every_answer_matches_the_published_openapi_description(tmp_path: Path):
     assert statuses == {200, 201, 400, 401, 403, 409, 413, 415}
 
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "intake.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "intake.md"
 
 
 def _blocks(language: str) -> list[str]:
