@@ -31,11 +31,13 @@ import threading
 import time
 from pathlib import Path
 
+import _root  # noqa: F401  (testkit on the path)
 import httpx
 
+from testkit.reports import example_report
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
-from widget_server.reports.payload import Identity, example_report
+from widget_server.reports.payload import Identity
 from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from widget_server.observatory.events import EventStore
+from widget_server.reports.reference import normalize
 
 #: The columns of the observatory's ``events`` table, in order: all it may ever hold.
 EVENT_COLUMNS = (
@@ -55,3 +56,8 @@ def event_rows(store: EventStore) -> list[dict[str, object]]:
     with store.reader() as db:
         db.row_factory = sqlite3.Row
         return [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
+
+
+def is_valid(reference: str) -> bool:
+    """Whether ``reference`` is a well-formed reference in its canonical form."""
+    return normalize(reference) == reference

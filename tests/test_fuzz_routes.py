@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from testkit.reports import example_report
 from widget_server.app import create_app
 from widget_server.intake.app import create_intake_app
 from widget_server.partners import Registry
 from widget_server.reports import signature
-from widget_server.reports.payload import encode, example_report
+from widget_server.reports.payload import encode
 from widget_server.reports.reference import new_reference
 from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute

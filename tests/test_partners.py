@@ -10,9 +10,22 @@ from hypothesis import strategies as st
 
 from widget_server.frame.headers import frame_csp
 from widget_server.origins import OriginError, parse_origin
-from widget_server.partners import load_partners, normalise_origin
+from widget_server.partners import load_partners
 from widget_server.problems import ProblemsError
 from widget_server.settings import PROJECT_ROOT
+
+
+def normalise_origin(origin: str) -> str | None:
+    """The exact form a browser sends in ``Origin`` and ``event.origin``, or ``None``.
+
+    Lower-case scheme and host, no default port, nothing after the port
+    (see :func:`.origins.parse_origin`, which also says why an origin is refused).
+    """
+    try:
+        return parse_origin(origin) if isinstance(origin, str) else None
+    except OriginError:
+        return None
+
 
 TREES = {"entry", "phishing"}
 

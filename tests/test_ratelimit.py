@@ -19,10 +19,10 @@ import uvicorn
 from conftest import SECRET_KEYS
 from starlette.testclient import TestClient
 
+from testkit.reports import received_ids
 from widget_server.app import create_app
 from widget_server.cli.serve import SERVER_OPTIONS
 from widget_server.intake.app import IntakeThread
-from widget_server.intake.store import received_ids
 from widget_server.partners import Registry
 from widget_server.ratelimit import (
     Buckets,

@@ -24,9 +24,9 @@ import pytest
 from conftest import PARTNERS_YAML
 from test_ratelimit import serve
 
+from testkit.reports import received_ids
 from widget_server.app import create_app
 from widget_server.intake.app import IntakeThread
-from widget_server.intake.store import received_ids
 from widget_server.partners import Registry
 from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute

@@ -212,18 +212,6 @@ def _unknown_route(name: str, routes: Collection[str]) -> tuple[str, str]:
     )
 
 
-def normalise_origin(origin: str) -> str | None:
-    """The exact form a browser sends in ``Origin`` and ``event.origin``, or ``None``.
-
-    Lower-case scheme and host, no default port, nothing after the port
-    (see :func:`.origins.parse_origin`, which also says why an origin is refused).
-    """
-    try:
-        return parse_origin(origin) if isinstance(origin, str) else None
-    except OriginError:
-        return None
-
-
 def _schema_problems(
     document: Document, error: ValidationError, path: Path_
 ) -> list[tuple[Path_, Problem]]:

@@ -13,7 +13,7 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +340,3 @@ def _no_branch(document: Document, error: ValidationError, path: Path_) -> Probl
         f"{name} must be {' or '.join(wanted)}, not {shown}",
         description_of(error.schema) or description_of(error.parent.schema if error.parent else {}),
     )
-
-
-def all_schemas() -> Iterable[Path]:
-    """The published schema files, for tests and the docs."""
-    return [SCHEMA_DIR / name for name in SCHEMAS.values()]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SECRET_KEYS
+from helpers import is_valid
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -21,7 +22,6 @@ from widget_server.intake.app import IntakeThread
 from widget_server.partners import Registry
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox
-from widget_server.reports.reference import is_valid
 from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes

@@ -15,19 +15,20 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from helpers import free_port
+from helpers import free_port, is_valid
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from testkit.reports import example_report
 from widget_server.cli import command as cli
 from widget_server.intake.app import MAX_BODY, IntakeThread
 from widget_server.intake.faults import UNACKNOWLEDGED, Faults
 from widget_server.reports import signature
 from widget_server.reports.answer import case_of, unacknowledged
 from widget_server.reports.outbox import Outbox, outbox_path
-from widget_server.reports.payload import Identity, encode, example_report, schema_errors
-from widget_server.reports.reference import is_valid, new_reference
+from widget_server.reports.payload import Identity, encode, schema_errors
+from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
 
 KEY = "intake-test-key-0123456789abcdef0123"

@@ -28,12 +28,13 @@ from pathlib import Path
 import pytest
 from helpers import free_port, wait_for
 
+from testkit.reports import example_report, received_ids
 from widget_server.intake.app import IntakeThread
 from widget_server.intake.faults import UNACKNOWLEDGED, Faults
-from widget_server.intake.store import IntakeStore, received_ids
+from widget_server.intake.store import IntakeStore
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
-from widget_server.reports.payload import Identity, example_report
+from widget_server.reports.payload import Identity
 from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 
@@ -190,7 +191,7 @@ BURST = """
 import asyncio, sys
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
-from widget_server.reports.payload import example_report
+from testkit.reports import example_report
 from widget_server.reports.routes import load_routes
 from widget_server.settings import Settings
 

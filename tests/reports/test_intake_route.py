@@ -20,16 +20,15 @@ import pytest
 from conftest import PARTNERS_YAML
 from starlette.testclient import TestClient
 
+from testkit.reports import example_report, received_ids
 from widget_server.app import create_app
 from widget_server.cli.command import main
 from widget_server.frame.world import Widget
 from widget_server.intake.app import IntakeThread
-from widget_server.intake.store import received_ids
 from widget_server.partners import load_partners
 from widget_server.problems import ProblemsError
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
-from widget_server.reports.payload import example_report
 from widget_server.reports.routes import PartnerRoutes, load_routes
 from widget_server.settings import Settings
 

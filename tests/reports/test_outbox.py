@@ -8,12 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import is_valid
 
+from testkit.reports import example_report
 from widget_server.reports.outbox import Outbox, OutboxError, outbox_path
 from widget_server.reports.outbox_schema import MIGRATIONS
-from widget_server.reports.payload import Identity, ReportError, example_report
+from widget_server.reports.payload import Identity, ReportError
 from widget_server.reports.records import Completion
-from widget_server.reports.reference import is_valid
 from widget_server.settings import Settings
 
 NAME = "Jeanne Exemple"

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import re
 
+from helpers import is_valid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from widget_server.reports.reference import (
-    ALPHABET,
-    check_character,
-    is_valid,
-    new_reference,
-    normalize,
-)
+from widget_server.reports.reference import ALPHABET, check_character, new_reference, normalize
 
 SHAPE = re.compile(r"^CW-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 

@@ -12,10 +12,19 @@ from widget_server.trees.markup import (
     check,
     link_problem,
     parse,
-    to_html,
-    to_plain,
     value_problem,
 )
+
+
+def to_html(source: str) -> Markup:
+    """The sanitised HTML of ``source``."""
+    return parse(source).html
+
+
+def to_plain(source: str) -> str:
+    """``source`` without markup: what a report sends as the text the victim saw."""
+    return parse(source).plain
+
 
 LINK = 'rel="noopener noreferrer" target="_blank"'
 

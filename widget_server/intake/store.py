@@ -139,12 +139,3 @@ def _received(row: sqlite3.Row) -> Received:
 def _case_number() -> str:
     year = datetime.now(UTC).year
     return f"IN-{year}-" + "".join(secrets.choice(ALPHABET) for _ in range(6))
-
-
-def received_ids(db_path: Path | str) -> list[str]:
-    """Every report id an intake database holds, one per stored row (for tests and bench)."""
-    store = IntakeStore(db_path)
-    try:
-        return store.report_ids()
-    finally:
-        store.close()

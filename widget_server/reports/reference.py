@@ -62,10 +62,5 @@ def normalize(text: str) -> str | None:
     return _format(compact)
 
 
-def is_valid(reference: str) -> bool:
-    """Whether ``reference`` is a well-formed reference in its canonical form."""
-    return normalize(reference) == reference
-
-
 def _format(symbols: str) -> str:
     return f"{PREFIX}-{symbols[:4]}-{symbols[4:]}"

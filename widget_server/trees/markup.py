@@ -101,16 +101,6 @@ def parse(source: str) -> Rendered:
     )
 
 
-def to_html(source: str) -> Markup:
-    """The sanitised HTML of ``source``."""
-    return parse(source).html
-
-
-def to_plain(source: str) -> str:
-    """``source`` without markup: what a report sends as the text the victim saw."""
-    return parse(source).plain
-
-
 def check(source: str) -> tuple[MarkupProblem, ...]:
     """The problems in ``source``; empty when the text is fine."""
     return parse(source).problems
