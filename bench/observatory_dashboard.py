@@ -1,6 +1,6 @@
 """How long the operators' dashboard takes with a million events stored.
 
-Stores synthetic events (``widget_server.observatory.samples``: the published mix,
+Stores synthetic events (``testkit/samples.py``: the published mix,
 four partners, three countries, two years) with the same ``EventStore.add_many``
 the server uses, in batches of 20,000, then prints, each with how it was
 measured:
