@@ -73,7 +73,7 @@ def sample_events(
     tiny_partner: bool = True,
 ) -> Iterator[Event]:
     """Events over ``days`` days from ``start``, about ``per_day`` completed a day."""
-    rng = random.Random(seed)  # noqa: S311 (synthetic data, not secrets)
+    rng = random.Random(seed)
     categories = list(CATEGORY_MIX)
     category_weights = [CATEGORY_MIX[c][1] for c in categories]
     countries = list(COUNTRY_MIX)

@@ -9,20 +9,27 @@ page was rendered in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from testkit.postgres import Cluster, running_cluster
 from widget_server.app import create_app
 from widget_server.partners import Registry, load_partners
+from widget_server.reports.outbox import Outbox
 from widget_server.reports.reporting import Reporting
 from widget_server.reports.routes import Route as IntakeRoute
 from widget_server.reports.routes import Routes
 from widget_server.settings import Settings
+from widget_server.storage.database import Database
+from widget_server.storage.postgres import PgDatabase, Pool
+from widget_server.storage.sqlite import Connections
 from widget_server.trees.model import (
     LOCALES,
     Advice,
@@ -279,3 +286,63 @@ def web(
     app = create_app(settings, catalog=catalog, registry=registry, reporting=reporting)
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         yield client
+
+
+# -- the two backends of every store ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A real PostgreSQL cluster for the whole run (Debian's server, on loopback)."""
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def database_url(postgres: Cluster) -> str:
+    """A fresh, empty database of the cluster, for one test."""
+    return postgres.create_database("t_" + uuid.uuid4().hex[:16])
+
+
+@pytest.fixture
+def pool(database_url: str) -> Iterator[Pool]:
+    """This test's connections to its database, closed when it ends."""
+    pool = Pool(database_url)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that asks for a store runs once on a SQLite file, once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[str, str], Database]:
+    """Opens a store's database on this test's backend: ``(file name, what)``.
+
+    Each call is a new connection, as a second instance or process has.
+    """
+    if backend == "sqlite":
+        return lambda name, what: Connections(tmp_path / name, what=what)
+    test_pool: Pool = request.getfixturevalue("pool")
+    return lambda name, what: PgDatabase(test_pool.url, what=what, pool=test_pool)
+
+
+OpenOutbox = Callable[..., Outbox]
+
+
+@pytest.fixture
+def open_outbox(store_database: Callable[[str, str], Database]) -> OpenOutbox:
+    """An outbox on this test's backend; every call shares the same data."""
+
+    def open_one(**options: Any) -> Outbox:
+        database = store_database("o.sqlite3", "the outbox")
+        if isinstance(database, Connections):
+            return Outbox(database.path, **options)
+        return Outbox(database, **options)
+
+    return open_one

@@ -60,6 +60,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     #: Where the outbox database and other state live.
     data_dir: Path = field(default_factory=lambda: Path("data"))
+    #: Empty: every store is a SQLite file in ``data_dir``. ``postgresql://...``:
+    #: every shared store is in that database, for several instances.
+    database_url: str = field(default="", repr=False)
     #: The folder of decision trees and shared vocabularies.
     trees_dir: Path = PROJECT_ROOT / "trees"
     #: The partner registry.
@@ -128,8 +131,10 @@ class Settings:
                 try:
                     values[_FIELD.get(name, name)] = parse(raw.strip())
                 except SettingsError as exc:
-                    # Keys never reach a parser that fails, so the value may be shown.
-                    raise SettingsError(f"{variable}={raw.strip()}: {exc}") from None
+                    # Keys never reach a parser that fails, so the value may be shown;
+                    # a database URL may hold a password, so it is not.
+                    shown = variable if name in _SECRET else f"{variable}={raw.strip()}"
+                    raise SettingsError(f"{shown}: {exc}") from None
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
         return settings
@@ -224,12 +229,23 @@ def _seconds(raw: str) -> float:
     return seconds
 
 
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    if value and urlsplit(value).scheme not in ("postgresql", "postgres"):
+        raise SettingsError(
+            "give a postgresql://user:password@host:port/database URL, "
+            "or leave it empty for SQLite files in WIDGET_DATA_DIR"
+        )
+    return value
+
+
 #: Every environment variable, without its ``WIDGET_`` prefix, and its parser.
 ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "mode": str,
     "secret_keys": _keys,
     "public_url": _origin,
     "data_dir": Path,
+    "database_url": _database_url,
     "trees": Path,
     "partners": Path,
     "routes": Path,
@@ -243,6 +259,9 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "report_rate_client": _rate,
     "report_rate_partner": _rate,
 }
+
+#: Variables whose value is never shown in an error.
+_SECRET = frozenset({"database_url"})
 
 #: Environment names that differ from the field they set.
 _FIELD = {

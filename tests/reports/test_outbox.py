@@ -7,7 +7,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
+from conftest import OpenOutbox
 from helpers import is_valid
 
 from testkit.reports import example_report
@@ -16,6 +18,7 @@ from widget_server.reports.outbox_schema import MIGRATIONS
 from widget_server.reports.payload import Identity, ReportError
 from widget_server.reports.records import Completion
 from widget_server.settings import Settings
+from widget_server.storage.postgres import PgDatabase, Pool
 
 NAME = "Jeanne Exemple"
 STORY = "He asked me for photos then for money"
@@ -60,8 +63,8 @@ def test_every_connection_writes_synchronously(tmp_path: Path):
     assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
-def test_the_same_report_id_twice_stores_it_once(tmp_path: Path):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_the_same_report_id_twice_stores_it_once(open_outbox: OpenOutbox):
+    outbox = open_outbox()
     report = example_report()
     first = outbox.accept(report)
     again = outbox.accept(report)
@@ -70,8 +73,8 @@ def test_the_same_report_id_twice_stores_it_once(tmp_path: Path):
     assert outbox.counts()["pending"] == 1
 
 
-def test_a_report_that_breaks_the_schema_is_refused_and_not_stored(tmp_path: Path):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_a_report_that_breaks_the_schema_is_refused_and_not_stored(open_outbox: OpenOutbox):
+    outbox = open_outbox()
     report = example_report()
     report["outcome"]["severity"] = "apocalyptic"
     with pytest.raises(ReportError) as caught:
@@ -86,9 +89,9 @@ def test_a_report_that_breaks_the_schema_is_refused_and_not_stored(tmp_path: Pat
     assert sum(outbox.counts().values()) == 0
 
 
-def test_claims_take_due_reports_once_and_give_them_a_lease(tmp_path: Path):
+def test_claims_take_due_reports_once_and_give_them_a_lease(open_outbox: OpenOutbox):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = open_outbox(clock=clock)
     ids = [outbox.accept(example_report()).report_id for _ in range(5)]
     first = outbox.claim("a", 3, lease=30)
     second = outbox.claim("b", 10, lease=30)
@@ -102,9 +105,9 @@ def test_claims_take_due_reports_once_and_give_them_a_lease(tmp_path: Path):
     assert json.loads(first[0].body)["report_id"] == first[0].report_id
 
 
-def test_an_expired_lease_lets_another_worker_claim_the_report(tmp_path: Path):
+def test_an_expired_lease_lets_another_worker_claim_the_report(open_outbox: OpenOutbox):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = open_outbox(clock=clock)
     report_id = outbox.accept(example_report()).report_id
     assert [c.report_id for c in outbox.claim("crashed", 10, lease=30)] == [report_id]
     clock.now += 29
@@ -121,9 +124,9 @@ def test_an_expired_lease_lets_another_worker_claim_the_report(tmp_path: Path):
     assert outbox.get(report_id).state == "delivered"  # type: ignore[union-attr]
 
 
-def test_retry_later_schedules_the_next_attempt(tmp_path: Path):
+def test_retry_later_schedules_the_next_attempt(open_outbox: OpenOutbox):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = open_outbox(clock=clock)
     report_id = outbox.accept(example_report()).report_id
     outbox.claim("a", 1, lease=30)
     assert outbox.retry_later(report_id, "a", 10, 503, "http_503: the intake answered 503")
@@ -162,8 +165,8 @@ def test_delivery_purges_identity_and_description_but_keeps_the_summary(tmp_path
         assert NAME.encode() not in data and STORY.encode() not in data, path.name
 
 
-def test_dead_reports_keep_their_body_and_can_be_retried(tmp_path: Path):
-    outbox = Outbox(tmp_path / "o.sqlite3")
+def test_dead_reports_keep_their_body_and_can_be_retried(open_outbox: OpenOutbox):
+    outbox = open_outbox()
     one = outbox.accept(example_report()).report_id
     two = outbox.accept(example_report()).report_id
     outbox.claim("a", 2, lease=30)
@@ -179,9 +182,9 @@ def test_dead_reports_keep_their_body_and_can_be_retried(tmp_path: Path):
     assert outbox.counts()["pending"] == 2
 
 
-def test_unacknowledged_answers_are_counted_and_purge_nothing(tmp_path: Path):
+def test_unacknowledged_answers_are_counted_and_purge_nothing(open_outbox: OpenOutbox):
     clock = Clock()
-    outbox = Outbox(tmp_path / "o.sqlite3", clock=clock)
+    outbox = open_outbox(clock=clock)
     report_id = outbox.accept(identified()).report_id
     why = "unacknowledged: the intake answered 200 with an empty body"
     for done in (
@@ -219,15 +222,14 @@ def test_an_outbox_of_the_first_schema_is_migrated_with_its_reports(tmp_path: Pa
     assert (claimed.attempts, claimed.unacknowledged) == (6, 0)
 
 
-def test_concurrent_workers_never_claim_the_same_report(tmp_path: Path):
-    path = tmp_path / "o.sqlite3"
-    outbox = Outbox(path)
+def test_concurrent_workers_never_claim_the_same_report(open_outbox: OpenOutbox):
+    outbox = open_outbox()
     for _ in range(200):
         outbox.accept(example_report())
     claimed: dict[str, list[str]] = {}
 
     def work(name: str) -> None:
-        mine = Outbox(path)
+        mine = open_outbox()
         got: list[str] = []
         while batch := mine.claim(name, 7, lease=60):
             got.extend(c.report_id for c in batch)
@@ -256,3 +258,30 @@ def test_the_outbox_lives_in_the_data_dir(tmp_path: Path):
     assert outbox_path(Settings(data_dir=tmp_path)) == tmp_path / "outbox.sqlite3"
     rows = Outbox.for_settings(Settings(data_dir=tmp_path / "new")).rows()
     assert rows == []
+
+
+def test_a_delivered_report_keeps_nothing_of_the_victim_in_postgresql(
+    database_url: str, pool: Pool
+):
+    outbox = Outbox(PgDatabase(database_url, what="the outbox", pool=pool))
+    stored = outbox.accept(identified())
+    outbox.claim("a", 1, lease=30)
+    assert outbox.mark_delivered(stored.report_id, 201, "IN-2025-ABC", None)
+    with psycopg.connect(database_url) as db:
+        columns = db.execute("SELECT body, summary FROM reports").fetchone()
+    assert columns is not None and columns[0] is None
+    assert NAME not in columns[1] and STORY not in columns[1]
+
+
+def test_a_newer_postgresql_schema_is_refused_with_a_clear_message(database_url: str, pool: Pool):
+    Outbox(PgDatabase(database_url, what="the outbox", pool=pool))
+    with psycopg.connect(database_url) as db:
+        db.execute("UPDATE widget_schema SET version = 99 WHERE store = 'outbox'")
+    with pytest.raises(OutboxError, match="newer version"):
+        Outbox(PgDatabase(database_url, what="the outbox", pool=pool))
+
+
+def test_the_settings_choose_postgresql_when_a_database_url_is_set(database_url: str):
+    outbox = Outbox.for_settings(Settings(database_url=database_url))
+    assert outbox.db.dialect == "postgresql" and outbox.path is None
+    assert outbox.rows() == [] and outbox.health() is None

@@ -1,9 +1,9 @@
 """The outbox: every accepted report, stored durably until the intake confirms it.
 
 A victim is shown a reference number only after :meth:`Outbox.accept` returns,
-and it returns only after the report is committed to SQLite in WAL mode with
-``synchronous=FULL``: the commit is on disk, so a crash, a power cut or a kill
-after that moment only delays delivery. The forwarder then moves each report
+and it returns only after the report is committed (SQLite in WAL mode with
+``synchronous=FULL``, or PostgreSQL): a crash, a power cut or a kill after that
+moment only delays delivery. The forwarder then moves each report
 through these states::
 
     pending --claim--> sending --acknowledged--> delivered (identity and description purged)
@@ -23,9 +23,9 @@ its lease ends. A report may still be *sent* twice (a worker that crashes after
 the intake answered, before it wrote down the answer); the ``Idempotency-Key``
 makes the intake count it once.
 
-The SQL lives in :class:`Outbox`, behind the small :class:`OutboxStore` protocol
-the forwarder uses, so a PostgreSQL store (``FOR UPDATE SKIP LOCKED``) can take
-its place for several machines.
+The SQL is written once for both databases (:mod:`widget_server.storage.database`);
+on PostgreSQL a claim skips the rows another instance holds (``FOR UPDATE SKIP
+LOCKED``) and a new report wakes every instance's forwarder (``NOTIFY``).
 """
 
 from __future__ import annotations
@@ -35,19 +35,24 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from widget_server.reports.outbox_schema import COLUMNS, MIGRATIONS, STATES, row_of
+from widget_server.reports.outbox_schema import COLUMNS, MIGRATIONS, PG_MIGRATIONS, STATES, row_of
 from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
 from widget_server.reports.records import Claimed, Completion, Row, Stored
 from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
+from widget_server.storage.database import Database, Session
+from widget_server.storage.postgres import PgDatabase
 from widget_server.storage.sqlite import MIN_FREE_BYTES, Connections, StoreError, unusable
 
 #: How problems name this store.
 WHAT = "the outbox"
+
+#: The channel on which a new report wakes the forwarders of every instance.
+CHANNEL = "widget_outbox"
 
 
 class OutboxError(StoreError):
@@ -68,53 +73,62 @@ class Outbox:
 
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | Database,
         *,
         clock: Callable[[], float] = time.time,
         min_free: int = MIN_FREE_BYTES,
     ) -> None:
-        self.path = Path(path)
+        """The outbox in a SQLite file at ``path``, or in ``path``'s PostgreSQL database."""
         self.clock = clock
         #: Free disk bytes under which :meth:`health` says the outbox is unusable.
         self.min_free = min_free
-        #: ``secure_delete``: a purged report's bytes are overwritten, not left in free pages.
-        self._connections = Connections(self.path, pragmas=["secure_delete=ON"])
+        if isinstance(path, Path | str):
+            self.path: Path | None = Path(path)
+            #: ``secure_delete``: a purged report's bytes are overwritten, not left in free pages.
+            self.db: Database = Connections(self.path, pragmas=["secure_delete=ON"], what=WHAT)
+        else:
+            self.path, self.db = None, path
+        migrations = MIGRATIONS if self.db.dialect == "sqlite" else PG_MIGRATIONS
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._migrate()
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db.migrate("outbox", migrations)
         except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(unusable(WHAT, self.path, exc)) from None
+            raise OutboxError(unusable(WHAT, Path(self.db.where), exc)) from None
+        except StoreError as exc:
+            raise OutboxError(str(exc)) from None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Outbox:
+        if settings.database_url:
+            return cls(PgDatabase(settings.database_url, what=WHAT))
         return cls(outbox_path(settings))
 
     # -- connections -------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
         try:
-            return self._connections.get()
+            with self.db.read() as session:
+                yield session
         except sqlite3.Error as exc:
-            raise OutboxError(unusable(WHAT, self.path, exc)) from None
+            raise OutboxError(unusable(WHAT, Path(self.db.where), exc)) from None
 
-    def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
-        """A write transaction (see :meth:`Connections.write`)."""
-        self._connection()
-        return self._connections.write(durable=durable)
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to a SQLite outbox (for a look at its pragmas)."""
+        assert isinstance(self.db, Connections), "a PostgreSQL outbox has no file"
+        return self.db.get()
+
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[Session]:
+        """A write transaction (see :meth:`Database.write`)."""
+        return self.db.write(durable=durable)
 
     def close(self) -> None:
-        self._connections.close()
+        self.db.close()
 
     def health(self) -> str | None:
         """Why the outbox could not take a report now, or ``None`` when it could (``/healthz``)."""
-        return self._connections.health("SELECT id FROM reports LIMIT 1", WHAT, self.min_free)
-
-    def _migrate(self) -> None:
-        self._connection()
-        try:
-            self._connections.migrate(MIGRATIONS, WHAT)
-        except StoreError as exc:
-            raise OutboxError(str(exc)) from None
+        return self.db.health("SELECT id FROM reports LIMIT 1", self.min_free)
 
     # -- accepting ---------------------------------------------------------
 
@@ -137,30 +151,35 @@ class Outbox:
         check_report(data)
         now = self.clock()
         with self._write() as db:
-            row = db.execute(
-                "SELECT reference, created_at FROM reports WHERE id = ?", (report_id,)
-            ).fetchone()
-            if row is not None:
-                return Stored(report_id, row["reference"], row["created_at"], duplicate=True)
-            while db.execute(
-                "SELECT 1 FROM reports WHERE reference = ?", (data["reference"],)
-            ).fetchone():
+            while True:
+                inserted = db.execute(
+                    "INSERT INTO reports (id, reference, created_at, partner, country, body, "
+                    "summary, next_attempt_at, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    (
+                        report_id,
+                        data["reference"],
+                        data["created_at"],
+                        data["partner"],
+                        data["country"],
+                        encode(data),
+                        json.dumps(observatory_summary(data), ensure_ascii=False, sort_keys=True),
+                        now,
+                        now,
+                    ),
+                ).fetchone()
+                if inserted is not None:
+                    break
+                # The id is taken (the victim pressed send twice, on any instance),
+                # or, once in a billion, the reference is: look which.
+                row = db.execute(
+                    "SELECT reference, created_at FROM reports WHERE id = ?", (report_id,)
+                ).fetchone()
+                if row is not None:
+                    return Stored(report_id, row["reference"], row["created_at"], duplicate=True)
                 data["reference"] = new_reference()
-            db.execute(
-                "INSERT INTO reports (id, reference, created_at, partner, country, body, "
-                "summary, next_attempt_at, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    report_id,
-                    data["reference"],
-                    data["created_at"],
-                    data["partner"],
-                    data["country"],
-                    encode(data),
-                    json.dumps(observatory_summary(data), ensure_ascii=False, sort_keys=True),
-                    now,
-                    now,
-                ),
-            )
+            # Forwarders of every instance wake at the commit (PostgreSQL's NOTIFY).
+            self.db.notify(db, CHANNEL)
         return Stored(report_id, data["reference"], data["created_at"])
 
     # -- forwarding --------------------------------------------------------
@@ -168,11 +187,15 @@ class Outbox:
     def claim(self, worker: str, limit: int, lease: float) -> list[Claimed]:
         """Take up to ``limit`` reports that are due, or whose lease has run out.
 
-        Exclusive whatever the durability: the write lock decides who gets a
-        report. A claim lost in a power cut leaves the report due again.
+        Exclusive whatever the durability: the write lock (SQLite) or the row
+        locks (PostgreSQL) decide who gets a report. A claim lost in a power cut
+        leaves the report due again.
         """
         now = self.clock()
         claimed: list[Claimed] = []
+        # SQLite's write lock already makes a claim exclusive; PostgreSQL's
+        # instances skip the rows another has locked instead of waiting.
+        lock = "" if self.db.dialect == "sqlite" else " FOR UPDATE SKIP LOCKED"
         with self._write(durable=False) as db:
             for where in (
                 "state = 'sending' AND lease_until <= :now ORDER BY lease_until",
@@ -183,7 +206,7 @@ class Outbox:
                 sql = (
                     "UPDATE reports SET state = 'sending', claimed_by = :worker, "  # noqa: S608
                     "lease_until = :lease, attempts = attempts + 1 "
-                    f"WHERE id IN (SELECT id FROM reports WHERE {where} LIMIT :limit) "
+                    f"WHERE id IN (SELECT id FROM reports WHERE {where} LIMIT :limit{lock}) "
                     "RETURNING id, reference, body, partner, country, attempts, unacknowledged"
                 )
                 rows = db.execute(
@@ -284,15 +307,12 @@ class Outbox:
 
     def next_wakeup(self) -> float | None:
         """The earliest time a report becomes due or a lease runs out, if any."""
-        row = (
-            self._connection()
-            .execute(
+        with self._read() as db:
+            row = db.execute(
                 "SELECT min(t) FROM ("
                 "SELECT min(next_attempt_at) AS t FROM reports WHERE state = 'pending' "
-                "UNION ALL SELECT min(lease_until) FROM reports WHERE state = 'sending')"
-            )
-            .fetchone()
-        )
+                "UNION ALL SELECT min(lease_until) FROM reports WHERE state = 'sending') AS due"
+            ).fetchone()
         return None if row[0] is None else float(row[0])
 
     def checkpoint(self) -> None:
@@ -303,18 +323,18 @@ class Outbox:
         calls this when it goes idle after deliveries, so a victim's identity does
         not linger there.
         """
-        with self._connections.write_lock:
-            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if isinstance(self.db, Connections):
+            with self.db.write_lock:
+                self.db.get().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- operating ---------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         """How many reports are in each state."""
         counts = dict.fromkeys(STATES, 0)
-        for row in self._connection().execute(
-            "SELECT state, count(*) AS n FROM reports GROUP BY state"
-        ):
-            counts[row["state"]] = row["n"]
+        with self._read() as db:
+            for row in db.execute("SELECT state, count(*) AS n FROM reports GROUP BY state"):
+                counts[row["state"]] = int(row["n"])
         return counts
 
     def rows(self, state: str | None = None, limit: int = 50) -> list[Row]:
@@ -326,47 +346,31 @@ class Outbox:
         if state is not None:
             sql += " WHERE state = ?"
             params = (state,)
-        sql += " ORDER BY accepted_at DESC, rowid DESC LIMIT ?"
-        return [row_of(r) for r in self._connection().execute(sql, (*params, limit))]
+        order = "rowid" if self.db.dialect == "sqlite" else "seq"
+        sql += f" ORDER BY accepted_at DESC, {order} DESC LIMIT ?"
+        with self._read() as db:
+            return [row_of(r) for r in db.execute(sql, (*params, limit))]
+
+    def _one(self, sql: str, value: str) -> Any:
+        with self._read() as db:
+            return db.execute(sql, (value,)).fetchone()
 
     def get(self, report_id: str) -> Row | None:
-        row = (
-            self._connection()
-            .execute(
-                f"SELECT {COLUMNS} FROM reports WHERE id = ?",  # noqa: S608
-                (report_id,),
-            )
-            .fetchone()
-        )
+        row = self._one(f"SELECT {COLUMNS} FROM reports WHERE id = ?", report_id)  # noqa: S608
         return None if row is None else row_of(row)
 
     def find(self, reference: str) -> Row | None:
-        row = (
-            self._connection()
-            .execute(
-                f"SELECT {COLUMNS} FROM reports WHERE reference = ?",  # noqa: S608
-                (reference,),
-            )
-            .fetchone()
-        )
+        row = self._one(f"SELECT {COLUMNS} FROM reports WHERE reference = ?", reference)  # noqa: S608
         return None if row is None else row_of(row)
 
     def body(self, report_id: str) -> bytes | None:
         """The stored body; ``None`` once delivered (purged) or if unknown."""
-        row = (
-            self._connection()
-            .execute("SELECT body FROM reports WHERE id = ?", (report_id,))
-            .fetchone()
-        )
+        row = self._one("SELECT body FROM reports WHERE id = ?", report_id)
         return None if row is None or row["body"] is None else bytes(row["body"])
 
     def summary(self, report_id: str) -> dict[str, Any] | None:
         """What the observatory keeps of one report (no identity, no description)."""
-        row = (
-            self._connection()
-            .execute("SELECT summary FROM reports WHERE id = ?", (report_id,))
-            .fetchone()
-        )
+        row = self._one("SELECT summary FROM reports WHERE id = ?", report_id)
         if row is None:
             return None
         summary: dict[str, Any] = json.loads(row["summary"])
@@ -374,9 +378,12 @@ class Outbox:
 
     def summaries(self, since: float = 0.0) -> Iterator[dict[str, Any]]:
         """What the observatory may count: every report's summary, accepted since ``since``."""
-        for row in self._connection().execute(
-            "SELECT summary FROM reports WHERE accepted_at >= ? ORDER BY accepted_at", (since,)
-        ):
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT summary FROM reports WHERE accepted_at >= ? ORDER BY accepted_at",
+                (since,),
+            ).fetchall()
+        for row in rows:
             summary: dict[str, Any] = json.loads(row["summary"])
             yield summary
 

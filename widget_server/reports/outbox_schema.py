@@ -1,13 +1,14 @@
-"""The outbox's tables, as migrations numbered by ``user_version``, and its rows read back.
+"""The outbox's tables, as migrations per database, and its rows read back.
 
-Each migration takes the schema from its index to the next version; a new
-column is a new entry at the end, never an edit of an old one, so every
+Each migration takes the schema from its index to the next version (SQLite:
+the file's ``user_version``; PostgreSQL: ``widget_schema``); a new column is
+a new entry at the end of both lists, never an edit of an old one, so every
 outbox ever written can be brought forward.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 from widget_server.reports.records import Row
 
@@ -45,6 +46,39 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
 )
 
+#: The same tables in PostgreSQL: bytes are ``BYTEA``, times ``DOUBLE PRECISION``,
+#: and ``seq`` orders reports accepted in the same instant, as SQLite's rowid does.
+PG_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE reports (
+        id              TEXT PRIMARY KEY,
+        reference       TEXT NOT NULL UNIQUE,
+        created_at      TEXT NOT NULL,
+        partner         TEXT NOT NULL,
+        country         TEXT NOT NULL,
+        body            BYTEA,
+        summary         TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION NOT NULL,
+        claimed_by      TEXT,
+        lease_until     DOUBLE PRECISION,
+        last_status     INTEGER,
+        last_error      TEXT,
+        case_number     TEXT,
+        follow_up_url   TEXT,
+        accepted_at     DOUBLE PRECISION NOT NULL,
+        delivered_at    DOUBLE PRECISION,
+        seq             BIGINT GENERATED ALWAYS AS IDENTITY
+    );
+    CREATE INDEX reports_pending ON reports (state, next_attempt_at);
+    CREATE INDEX reports_leases ON reports (state, lease_until)
+    """,
+    "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
+)
+
+
 COLUMNS = (
     "id, reference, created_at, partner, country, state, attempts, next_attempt_at, "
     "claimed_by, lease_until, last_status, last_error, case_number, follow_up_url, "
@@ -52,7 +86,7 @@ COLUMNS = (
 )
 
 
-def row_of(r: sqlite3.Row) -> Row:
+def row_of(r: Any) -> Row:
     return Row(
         report_id=r["id"],
         reference=r["reference"],

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from widget_server.problems import WidgetServerError
+from widget_server.storage.database import Dialect
 
 #: Free disk space under which a store reports itself unusable (``/healthz``):
 #: SQLite cannot say in advance that the next commit will not fit.
@@ -44,16 +45,36 @@ def unusable(what: str, path: Path, exc: BaseException) -> str:
 
 
 class Connections:
-    """The connections of every thread to one database file, closed together."""
+    """The connections of every thread to one database file, closed together.
 
-    def __init__(self, path: Path, *, pragmas: Iterable[str] = ()) -> None:
+    A :class:`~widget_server.storage.database.Database`: one store per file,
+    its schema version in the file's ``user_version``.
+    """
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path, *, pragmas: Iterable[str] = (), what: str = "the store") -> None:
         self.path = path
+        #: How problems name this store ("the outbox").
+        self.what = what
         self._pragmas = ("journal_mode=WAL", "synchronous=FULL", *pragmas)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         #: Held by each write transaction; hold it too for what must not overlap a write.
         self.write_lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, for reads (each statement its own transaction)."""
+        yield self.get()
+
+    def notify(self, session: object, channel: str) -> None:
+        """Nothing to do: the processes of one file wake each other in process."""
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection, opened on its first use (rows read as :class:`sqlite3.Row`)."""
@@ -93,7 +114,11 @@ class Connections:
                 if not durable:
                     db.execute("PRAGMA synchronous=FULL")
 
-    def migrate(self, migrations: Sequence[str], what: str) -> None:
+    def version(self, store: str) -> int:
+        version: int = self.get().execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def migrate(self, store: str, migrations: Sequence[str]) -> None:
         """Bring the file's schema to the last of ``migrations``, numbered by ``user_version``.
 
         Each migration takes the schema from its index to the next version, in
@@ -104,7 +129,7 @@ class Connections:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(migrations):
                 raise StoreError(
-                    f"{what} {self.path} was written by a newer version (schema "
+                    f"{self.what} {self.path} was written by a newer version (schema "
                     f"{version}, this one knows {len(migrations)}); upgrade widget-server"
                 )
             for number in range(version, len(migrations)):
@@ -113,7 +138,7 @@ class Connections:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
-    def health(self, probe: str, what: str, min_free: int = MIN_FREE_BYTES) -> str | None:
+    def health(self, probe: str, min_free: int = MIN_FREE_BYTES) -> str | None:
         """Why the file could not take a write now, or ``None`` when it could.
 
         A read (``probe``: a damaged file fails it), a write transaction opened
@@ -128,7 +153,7 @@ class Connections:
                 db.execute("ROLLBACK")
             free = shutil.disk_usage(self.path.parent).free
         except (OSError, sqlite3.Error, StoreError) as exc:
-            return unusable(what, self.path, exc)
+            return unusable(self.what, self.path, exc)
         if free < min_free:
             return f"the disk of {self.path} has {free // 1024} KB free (free some space)"
         return None

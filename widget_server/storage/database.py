@@ -1,0 +1,82 @@
+"""What a store needs from a database, whichever holds it: SQLite files or PostgreSQL.
+
+A store (the outbox, the observatory, the shared limits, the reference
+intake) is written once, in plain parameterised SQL that both databases
+speak (``?`` and ``:name`` placeholders, ``INSERT ... ON CONFLICT``,
+``RETURNING``), and asks its :class:`Database` for the few things that differ:
+the schema migrations of each dialect, the locking clause of a claim,
+housekeeping. So one store is one class, and its tests run on both.
+
+Rows read as :class:`sqlite3.Row` does on both: by position and by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
+
+Dialect = Literal["sqlite", "postgresql"]
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+class Cursor(Protocol):
+    """The result of one statement."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Session(Protocol):
+    """One connection, for the length of a read or of a write transaction."""
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor: ...
+
+
+class Database(Protocol):
+    """One store's database: a SQLite file of its own, or its tables in PostgreSQL."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    #: How problems name where the data is: a file path, or a URL without its password.
+    @property
+    def where(self) -> str: ...
+
+    def read(self) -> AbstractContextManager[Session]:
+        """A connection for reads, each statement on its own."""
+        ...
+
+    def write(self, *, durable: bool = True) -> AbstractContextManager[Session]:
+        """A write transaction, committed when the block ends, rolled back on an exception.
+
+        ``durable=False`` allows the commit to reach the disk a little later
+        (SQLite: ``synchronous=NORMAL``; PostgreSQL: ``synchronous_commit=off``):
+        for writes whose loss in a power cut only repeats work.
+        """
+        ...
+
+    def migrate(self, store: str, migrations: Sequence[str]) -> None:
+        """Bring ``store``'s tables to the last of ``migrations`` (raises ``StoreError``)."""
+        ...
+
+    def version(self, store: str) -> int:
+        """How many of ``store``'s migrations the database has."""
+        ...
+
+    def health(self, probe: str, min_free: int) -> str | None:
+        """Why the database could not take a write now, or ``None`` when it could."""
+        ...
+
+    def notify(self, session: Session, channel: str) -> None:
+        """Tell every listening process, once the transaction commits, that ``channel`` moved."""
+        ...
+
+    def close(self) -> None: ...
