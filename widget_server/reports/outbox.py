@@ -104,8 +104,6 @@ class Outbox:
             return cls(PgDatabase(settings.database_url, what=WHAT))
         return cls(outbox_path(settings))
 
-    # -- connections -------------------------------------------------------
-
     @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
