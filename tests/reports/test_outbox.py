@@ -13,10 +13,10 @@ from conftest import OpenOutbox
 from helpers import is_valid
 
 from testkit.reports import example_report
-from widget_server.reports.outbox import Outbox, OutboxError, outbox_path
+from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.outbox_schema import MIGRATIONS
 from widget_server.reports.payload import Identity, ReportError
-from widget_server.reports.records import Completion
+from widget_server.reports.records import Completion, OutboxError
 from widget_server.settings import Settings
 from widget_server.storage.postgres import PgDatabase, Pool
 

@@ -24,9 +24,9 @@ import uvicorn
 from widget_server.cli.errors import CommandError
 from widget_server.intake.app import create_intake_app
 from widget_server.reports.forwarder import Forwarder, Tuning
-from widget_server.reports.outbox import Outbox, OutboxError, outbox_path
+from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.outbox_schema import STATES
-from widget_server.reports.records import Row
+from widget_server.reports.records import OutboxError, Row
 from widget_server.reports.reference import normalize
 from widget_server.reports.routes import PartnerRoutes, load_routes
 from widget_server.settings import MIN_KEY_LENGTH, Settings

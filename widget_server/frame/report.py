@@ -37,7 +37,6 @@ from widget_server.frame.pages import bad_request, message, render, restart
 from widget_server.frame.request import BadForm, Frame, Restart
 from widget_server.frame.steps import locate
 from widget_server.observatory import tally
-from widget_server.reports.outbox import OutboxError
 from widget_server.reports.payload import (
     MAX_DESCRIPTION,
     ReportError,
@@ -47,7 +46,7 @@ from widget_server.reports.payload import (
     utc_now,
     validate_identity,
 )
-from widget_server.reports.records import Row
+from widget_server.reports.records import OutboxError, Row
 from widget_server.reports.reporting import Reporting
 from widget_server.signing import BadState, StaleState, State
 from widget_server.trees.walk import Position, WalkError

@@ -380,9 +380,16 @@ async def running(
     """Run a forwarder for the life of an app: ``async with running(...) as forwarder``."""
     forwarder = Forwarder(settings, outbox, routes, tuning=tuning, partner_routes=partner_routes)
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
     task = asyncio.create_task(forwarder.run(stop), name="outbox-forwarder")
+
+    def wake() -> None:
+        loop.call_soon_threadsafe(forwarder.wake)
+
     try:
-        yield forwarder
+        # Another instance's new report wakes this forwarder at once.
+        with outbox.changes(wake):
+            yield forwarder
     finally:
         stop.set()
         await task

@@ -34,29 +34,23 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from widget_server.reports.outbox_schema import COLUMNS, MIGRATIONS, PG_MIGRATIONS, STATES, row_of
+from widget_server.reports.outbox_reads import OutboxReads
+from widget_server.reports.outbox_schema import MIGRATIONS, PG_MIGRATIONS
 from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
-from widget_server.reports.records import Claimed, Completion, Row, Stored
+from widget_server.reports.records import WHAT, Claimed, Completion, OutboxError, Stored
 from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
 from widget_server.storage.database import Database, Session
-from widget_server.storage.postgres import PgDatabase
+from widget_server.storage.postgres import Listener, PgDatabase
 from widget_server.storage.sqlite import MIN_FREE_BYTES, Connections, StoreError, unusable
-
-#: How problems name this store.
-WHAT = "the outbox"
 
 #: The channel on which a new report wakes the forwarders of every instance.
 CHANNEL = "widget_outbox"
-
-
-class OutboxError(StoreError):
-    """The outbox database cannot be used; the message says why."""
 
 
 def outbox_path(settings: Settings) -> Path:
@@ -68,7 +62,7 @@ def outbox_path(settings: Settings) -> Path:
     return settings.data_dir / "outbox.sqlite3"
 
 
-class Outbox:
+class Outbox(OutboxReads):
     """The SQLite outbox. Safe to share between threads and between processes."""
 
     def __init__(
@@ -104,14 +98,6 @@ class Outbox:
             return cls(PgDatabase(settings.database_url, what=WHAT))
         return cls(outbox_path(settings))
 
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        try:
-            with self.db.read() as session:
-                yield session
-        except sqlite3.Error as exc:
-            raise OutboxError(unusable(WHAT, Path(self.db.where), exc)) from None
-
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection to a SQLite outbox (for a look at its pragmas)."""
         assert isinstance(self.db, Connections), "a PostgreSQL outbox has no file"
@@ -123,6 +109,16 @@ class Outbox:
 
     def close(self) -> None:
         self.db.close()
+
+    def changes(self, on_change: Callable[[], None]) -> AbstractContextManager[object]:
+        """While the block runs, ``on_change`` is called when another process adds a report.
+
+        On PostgreSQL, another instance's accept NOTIFYs; a SQLite outbox's
+        processes wake their own forwarder in process (nothing to listen to).
+        """
+        if isinstance(self.db, PgDatabase):
+            return Listener(self.db.url, CHANNEL, on_change)
+        return nullcontext()
 
     def health(self) -> str | None:
         """Why the outbox could not take a report now, or ``None`` when it could (``/healthz``)."""
@@ -324,66 +320,6 @@ class Outbox:
         if isinstance(self.db, Connections):
             with self.db.write_lock:
                 self.db.get().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    # -- operating ---------------------------------------------------------
-
-    def counts(self) -> dict[str, int]:
-        """How many reports are in each state."""
-        counts = dict.fromkeys(STATES, 0)
-        with self._read() as db:
-            for row in db.execute("SELECT state, count(*) AS n FROM reports GROUP BY state"):
-                counts[row["state"]] = int(row["n"])
-        return counts
-
-    def rows(self, state: str | None = None, limit: int = 50) -> list[Row]:
-        """The latest reports (in ``state`` if given), newest first."""
-        if state is not None and state not in STATES:
-            raise ValueError(f"unknown state {state!r}")
-        sql = f"SELECT {COLUMNS} FROM reports"  # noqa: S608
-        params: tuple[Any, ...] = ()
-        if state is not None:
-            sql += " WHERE state = ?"
-            params = (state,)
-        order = "rowid" if self.db.dialect == "sqlite" else "seq"
-        sql += f" ORDER BY accepted_at DESC, {order} DESC LIMIT ?"
-        with self._read() as db:
-            return [row_of(r) for r in db.execute(sql, (*params, limit))]
-
-    def _one(self, sql: str, value: str) -> Any:
-        with self._read() as db:
-            return db.execute(sql, (value,)).fetchone()
-
-    def get(self, report_id: str) -> Row | None:
-        row = self._one(f"SELECT {COLUMNS} FROM reports WHERE id = ?", report_id)  # noqa: S608
-        return None if row is None else row_of(row)
-
-    def find(self, reference: str) -> Row | None:
-        row = self._one(f"SELECT {COLUMNS} FROM reports WHERE reference = ?", reference)  # noqa: S608
-        return None if row is None else row_of(row)
-
-    def body(self, report_id: str) -> bytes | None:
-        """The stored body; ``None`` once delivered (purged) or if unknown."""
-        row = self._one("SELECT body FROM reports WHERE id = ?", report_id)
-        return None if row is None or row["body"] is None else bytes(row["body"])
-
-    def summary(self, report_id: str) -> dict[str, Any] | None:
-        """What the observatory keeps of one report (no identity, no description)."""
-        row = self._one("SELECT summary FROM reports WHERE id = ?", report_id)
-        if row is None:
-            return None
-        summary: dict[str, Any] = json.loads(row["summary"])
-        return summary
-
-    def summaries(self, since: float = 0.0) -> Iterator[dict[str, Any]]:
-        """What the observatory may count: every report's summary, accepted since ``since``."""
-        with self._read() as db:
-            rows = db.execute(
-                "SELECT summary FROM reports WHERE accepted_at >= ? ORDER BY accepted_at",
-                (since,),
-            ).fetchall()
-        for row in rows:
-            summary: dict[str, Any] = json.loads(row["summary"])
-            yield summary
 
     def retry_dead(self, report_id: str | None = None) -> int:
         """Put one dead report (or all of them) back in line; return how many."""

@@ -6,9 +6,19 @@ report step and the commands depend on these shapes, not on one database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+from widget_server.storage.sqlite import StoreError
+
+#: How problems name the outbox.
+WHAT = "the outbox"
+
+
+class OutboxError(StoreError):
+    """The outbox database cannot be used; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +96,5 @@ class OutboxStore(Protocol):
     def next_wakeup(self) -> float | None: ...
 
     def checkpoint(self) -> None: ...
+
+    def changes(self, on_change: Callable[[], None]) -> AbstractContextManager[object]: ...

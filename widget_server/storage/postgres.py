@@ -23,7 +23,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -266,3 +266,42 @@ class PgDatabase:
 
     def close(self) -> None:
         """The pool is the process's, shared by every store: it closes at exit."""
+
+
+class Listener:
+    """Calls ``on_notify`` whenever ``channel`` is notified, from a thread of its own.
+
+    It holds one connection outside the pool (a listening connection cannot be
+    shared) and reconnects with backoff when PostgreSQL restarts or kills it;
+    after each (re)connection it calls ``on_notify`` once, for anything
+    notified while it was away.
+    """
+
+    def __init__(self, url: str, channel: str, on_notify: Callable[[], None]) -> None:
+        self.url, self.channel, self.on_notify = url, channel, on_notify
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
+
+    def __enter__(self) -> Listener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as connection:
+                    connection.execute(f"LISTEN {self.channel}")
+                    delay = 0.5
+                    self.on_notify()
+                    while not self._stop.is_set():
+                        for _ in connection.notifies(timeout=1.0):
+                            self.on_notify()
+            except psycopg.Error as exc:
+                logger.warning("not listening to %s: %s", self.channel, type(exc).__name__)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
