@@ -52,10 +52,14 @@ def free_port() -> int:
 
 
 def event_rows(store: EventStore) -> list[dict[str, object]]:
-    """Every row of the observatory's ``events`` table, oldest first."""
+    """Every row of the observatory's ``events`` table, oldest first, on either backend."""
     with store.reader() as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM events ORDER BY id")]
+        if isinstance(db, sqlite3.Connection):
+            db.row_factory = sqlite3.Row
+        return [
+            dict(zip(row.keys(), row, strict=True))
+            for row in db.execute("SELECT * FROM events ORDER BY id")
+        ]
 
 
 def is_valid(reference: str) -> bool:

@@ -5,9 +5,11 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 from helpers import EVENT_COLUMNS, event_rows
 
@@ -15,6 +17,8 @@ from testkit.samples import sample_events
 from widget_server.observatory.event import VICTIM_KIND_BY_ANSWER, VICTIM_KINDS, Event, victim_kind
 from widget_server.observatory.events import FILENAME, EventStore, flush_events
 from widget_server.settings import PROJECT_ROOT, Settings
+from widget_server.storage.database import Database
+from widget_server.storage.sqlite import Connections
 from widget_server.trees.compiler import load_catalog
 from widget_server.trees.model import Question
 
@@ -35,8 +39,21 @@ OUTCOME = {
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EventStore:
-    return EventStore(tmp_path / FILENAME)
+def store(store_database: Callable[[str, str], Database]) -> EventStore:
+    """The observatory's store on a SQLite file, then on PostgreSQL."""
+    database = store_database(FILENAME, "the observatory")
+    return EventStore(database.path if isinstance(database, Connections) else database)
+
+
+def columns(store: EventStore, table: str) -> list[str]:
+    """The columns of ``table``, as either database lists them."""
+    with store.reader() as db:
+        if isinstance(db, sqlite3.Connection):
+            return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+        rows = db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,)
+        )
+        return [row[0] for row in rows]
 
 
 def daily(store: EventStore) -> dict[tuple[str, ...], int]:
@@ -57,9 +74,7 @@ def test_the_store_lives_in_its_own_file_beside_the_outbox(tmp_path: Path) -> No
 
 
 def test_a_row_holds_the_day_and_vocabulary_ids_only(store: EventStore) -> None:
-    with store.reader() as db:
-        found = {row[1] for row in db.execute("PRAGMA table_info(events)")}
-    assert found == set(EVENT_COLUMNS)
+    assert set(columns(store, "events")) == set(EVENT_COLUMNS)
 
 
 def test_started_completed_and_reported_each_add_one_row(store: EventStore) -> None:
@@ -205,7 +220,7 @@ def test_a_locked_database_is_logged_not_raised(
 
 
 def test_readers_cannot_write(store: EventStore) -> None:
-    with store.reader() as db, pytest.raises(sqlite3.OperationalError):
+    with store.reader() as db, pytest.raises((sqlite3.OperationalError, psycopg.Error)):
         db.execute("DELETE FROM events")
 
 
@@ -237,7 +252,7 @@ def catalog_entry() -> Question:
 
 def rows_on_disk(store: EventStore) -> int:
     """The events written so far, read past the store (its reader would flush first)."""
-    with sqlite3.connect(store.path) as db:
+    with store.db.read() as db:
         return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
 

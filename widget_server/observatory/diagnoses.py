@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
 from datetime import date, timedelta
+
+from widget_server.storage.database import Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS diagnoses (
     key TEXT NOT NULL,
     kind TEXT NOT NULL,
     day TEXT NOT NULL,
-    event INTEGER NOT NULL,
+    event BIGINT NOT NULL,
     PRIMARY KEY (key, kind)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS diagnoses_day ON diagnoses (day);
 """
 
@@ -44,7 +45,7 @@ def keyed(secret: bytes, diagnosis: str) -> str:
     return hmac.new(secret, diagnosis.encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH]
 
 
-def counted_event(db: sqlite3.Connection, key: str, kind: str) -> int | None:
+def counted_event(db: Session, key: str, kind: str) -> int | None:
     """The row of the event that already counts for diagnosis ``key``, if one does."""
     found = db.execute(
         "SELECT event FROM diagnoses WHERE key = ? AND kind = ?", (key, kind)
@@ -52,15 +53,16 @@ def counted_event(db: sqlite3.Connection, key: str, kind: str) -> int | None:
     return None if found is None else int(found[0])
 
 
-def link(db: sqlite3.Connection, key: str, kind: str, day: date, event: int) -> None:
+def link(db: Session, key: str, kind: str, day: date, event: int) -> None:
     """Make ``event`` the one that counts for diagnosis ``key``."""
     db.execute(
-        "INSERT OR REPLACE INTO diagnoses (key, kind, day, event) VALUES (?, ?, ?, ?)",
+        "INSERT INTO diagnoses (key, kind, day, event) VALUES (?, ?, ?, ?) ON CONFLICT (key, kind)"
+        " DO UPDATE SET day = excluded.day, event = excluded.event",
         (key, kind, day.isoformat(), event),
     )
 
 
-def forget_old(db: sqlite3.Connection, today: date) -> None:
+def forget_old(db: Session, today: date) -> None:
     """Delete the links of diagnoses older than :data:`KEEP_DAYS` days."""
     oldest = (today - timedelta(days=KEEP_DAYS)).isoformat()
     db.execute("DELETE FROM diagnoses WHERE day < ?", (oldest,))

@@ -54,10 +54,9 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _LOCALE = re.compile(r"[a-z]{2,3}(-[A-Z]{2})?")
 
-SCHEMA = (
-    """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
+    id {id},
     day TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('started', 'completed', 'reported')),
     partner TEXT NOT NULL,
@@ -81,10 +80,21 @@ CREATE TABLE IF NOT EXISTS daily (
     value TEXT NOT NULL,
     n INTEGER NOT NULL,
     PRIMARY KEY (scope, dim, day, kind, value)
-) WITHOUT ROWID;
+){rowid};
 """
-    + diagnoses.SCHEMA
-)
+
+#: The observatory's tables, as migrations per database (see
+#: :mod:`widget_server.storage.database`). The first SQLite migration is what
+#: files made before migrations had, so they are brought forward as they are.
+MIGRATIONS: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        _TABLES.format(id="INTEGER PRIMARY KEY", rowid=" WITHOUT ROWID") + diagnoses.SCHEMA,
+    ),
+    "postgresql": (
+        _TABLES.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", rowid="")
+        + diagnoses.SCHEMA,
+    ),
+}
 
 INSERT = (
     "INSERT INTO events (day, kind, partner, tree, tree_version, category, family, severity,"
@@ -94,7 +104,7 @@ INSERT = (
 
 UPSERT = (
     "INSERT INTO daily (scope, dim, day, kind, value, n) VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (scope, dim, day, kind, value) DO UPDATE SET n = n + excluded.n"
+    " ON CONFLICT (scope, dim, day, kind, value) DO UPDATE SET n = daily.n + excluded.n"
 )
 
 

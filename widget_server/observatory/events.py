@@ -40,7 +40,7 @@ from widget_server.observatory.event import ALL_PARTNERS as ALL_PARTNERS
 from widget_server.observatory.event import EVENT_KINDS as EVENT_KINDS
 from widget_server.observatory.event import (
     INSERT,
-    SCHEMA,
+    MIGRATIONS,
     SELECT,
     UPSERT,
     Event,
@@ -53,12 +53,17 @@ from widget_server.observatory.event import utc_today as utc_today
 from widget_server.observatory.event import victim_kind as victim_kind
 from widget_server.ratelimit import Buckets, Rate, client_key
 from widget_server.settings import Settings
+from widget_server.storage.database import Database, Session
+from widget_server.storage.postgres import PgDatabase
 from widget_server.storage.sqlite import Connections
 
 logger = logging.getLogger("widget_server.events")
 
 #: The database file, inside ``settings.data_dir``.
 FILENAME = "observatory.sqlite3"
+
+#: How problems name this store.
+WHAT = "the observatory"
 
 #: Events kept for later at most; past it new ones are refused (logged), so a
 #: database that stopped answering cannot grow the server's memory.
@@ -90,23 +95,28 @@ class EventStore:
     """
 
     def __init__(
-        self, path: Path, *, busy_timeout_ms: int = 1000, secret: bytes | None = None
+        self, path: Path | Database, *, busy_timeout_ms: int = 1000, secret: bytes | None = None
     ) -> None:
         """``secret`` keys what is kept of diagnosis ids; processes sharing the file
         must share it (:meth:`for_settings` derives it from the server's key)."""
-        #: The database file.
-        self.path = path
         self._secret = secret or secrets.token_bytes(32)
         self._budget = Buckets(DIAGNOSES_PER_CLIENT)
         self._busy_timeout_ms = busy_timeout_ms
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Losing the last second of anonymous counts to a power cut is
-        # acceptable here, so commits skip the fsync (see the module's docstring).
-        self._connections = Connections(
-            path, pragmas=("synchronous=NORMAL", f"busy_timeout={int(busy_timeout_ms)}")
-        )
+        if isinstance(path, Path):
+            #: The database file, on SQLite.
+            self.path: Path | None = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Losing the last second of anonymous counts to a power cut is
+            # acceptable here, so commits skip the fsync (see the module's docstring).
+            self.db: Database = Connections(
+                path,
+                pragmas=("synchronous=NORMAL", f"busy_timeout={int(busy_timeout_ms)}"),
+                what=WHAT,
+            )
+        else:
+            self.path, self.db = None, path
         self._closed = False
-        self._connections.get().executescript(SCHEMA)
+        self.db.migrate("observatory", MIGRATIONS[self.db.dialect])
         #: Checked events waiting for :meth:`flush`.
         self._pending: list[Event] = []
         self._pending_lock = threading.Lock()
@@ -115,6 +125,8 @@ class EventStore:
     def for_settings(cls, settings: Settings) -> EventStore:
         key = settings.secret_keys[0].encode()
         secret = hmac.new(key, b"widget-server observatory diagnoses", hashlib.sha256).digest()
+        if settings.database_url:
+            return cls(PgDatabase(settings.database_url, what=WHAT), secret=secret)
         return cls(settings.data_dir / FILENAME, secret=secret)
 
     def admits(self, client: str | None) -> bool:
@@ -126,17 +138,17 @@ class EventStore:
         return True
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Session]:
         """A write transaction; a closed store refuses it (a test's broken database)."""
         if self._closed:
             raise sqlite3.ProgrammingError("the observatory's store is closed")
-        with self._connections.write(durable=False) as db:
+        with self.db.write(durable=False) as db:
             yield db
 
     def close(self) -> None:
         """Close every connection; the store writes nothing more."""
         self._closed = True
-        self._connections.close()
+        self.db.close()
 
     def add(self, event: Event) -> None:
         self.add_many((event,))
@@ -157,9 +169,7 @@ class EventStore:
             diagnoses.forget_old(db, utc_today())
         return len(batch)
 
-    def _insert(
-        self, db: sqlite3.Connection, batch: list[Event]
-    ) -> Counter[tuple[str, str, str, str, str]]:
+    def _insert(self, db: Session, batch: list[Event]) -> Counter[tuple[str, str, str, str, str]]:
         """Insert ``batch`` (in a transaction), one count per diagnosis; the rollup change.
 
         An event of a diagnosis that already counts for its kind adds nothing,
@@ -182,8 +192,7 @@ class EventStore:
                 if replaced is not None:
                     counts.subtract(event_of(replaced).rollup_keys())
                     db.execute("DELETE FROM events WHERE id = ?", (earlier,))
-            row = db.execute(INSERT, event.row()).lastrowid
-            assert row is not None
+            row = int(db.execute(f"{INSERT} RETURNING id", event.row()).fetchone()[0])
             counts.update(event.rollup_keys())
             diagnoses.link(db, key, event.kind, event.day, row)
         return counts
@@ -279,13 +288,17 @@ class EventStore:
         return self.record(event, later=later)
 
     @contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
+    def reader(self) -> Iterator[Session]:
         """A fresh read-only connection, for one thread's queries.
 
         Events kept for later are written first, so a reader sees every event
         recorded so far.
         """
         self.flush()
+        if self.path is None:
+            with self.db.read() as session:
+                yield session
+            return
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")

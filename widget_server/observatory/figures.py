@@ -11,7 +11,6 @@ and JSON exports in :mod:`widget_server.observatory.export`, the
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from widget_server.observatory.event import ALL_PARTNERS, EVENT_KINDS, UNKNOWN, 
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.waves import Wave, WaveRule, category_days, detect_waves
 from widget_server.problems import WidgetServerError
+from widget_server.storage.database import Session
 from widget_server.trees.model import SEVERITIES, Catalog
 
 #: The default period: the last 28 days, today included.
@@ -241,7 +241,7 @@ def build_report(
     )
 
 
-def _read_counts(db: sqlite3.Connection, period: Period) -> dict[Cell, int]:
+def _read_counts(db: Session, period: Period) -> dict[Cell, int]:
     """Every published cell's exact count, zeros included for days, weeks and partners."""
     scope, start, end = period.scope, period.start.isoformat(), period.end.isoformat()
     counts: dict[Cell, int] = defaultdict(int)
@@ -278,7 +278,7 @@ def _read_counts(db: sqlite3.Connection, period: Period) -> dict[Cell, int]:
         counts["week", iso_week(date.fromisoformat(day_text)), kind] += n
     rows = db.execute(
         "SELECT value, kind, SUM(n) FROM daily WHERE scope = ? AND dim = 'partner'"
-        " AND day BETWEEN ? AND ? AND (? IS NULL OR value = ?) GROUP BY value, kind",
+        " AND day BETWEEN ? AND ? AND (CAST(? AS TEXT) IS NULL OR value = ?) GROUP BY value, kind",
         (ALL_PARTNERS, start, end, period.partner, period.partner),
     )
     for value, kind, n in rows:

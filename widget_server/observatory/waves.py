@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import anyio.to_thread
 
 from widget_server.observatory.event import ALL_PARTNERS, utc_today
 from widget_server.observatory.events import EventStore
+from widget_server.storage.database import Session
 
 logger = logging.getLogger("widget_server.waves")
 
@@ -133,9 +133,7 @@ def detect_waves(
     return waves
 
 
-def category_days(
-    db: sqlite3.Connection, scope: str, start: date, end: date
-) -> dict[date, dict[str, int]]:
+def category_days(db: Session, scope: str, start: date, end: date) -> dict[date, dict[str, int]]:
     """Completed diagnoses per day and ``family/category``, from the rollup."""
     per_day: dict[date, dict[str, int]] = defaultdict(dict)
     for day_text, value, n in db.execute(

@@ -12,7 +12,7 @@ Rows read as :class:`sqlite3.Row` does on both: by position and by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
@@ -38,6 +38,8 @@ class Session(Protocol):
     """One connection, for the length of a read or of a write transaction."""
 
     def execute(self, sql: str, params: Params = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> Any: ...
 
 
 class Database(Protocol):

@@ -23,7 +23,7 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -110,6 +110,10 @@ class PgSession:
     def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Record]:
         return self.connection.execute(to_psycopg(sql), params or None)
 
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(to_psycopg(sql), list(seq_of_params))
+
 
 class Pool:
     """The connections of one process to one database, shared by its stores."""
@@ -170,8 +174,10 @@ class PgDatabase:
 
     @contextmanager
     def read(self) -> Iterator[PgSession]:
+        """Reads in one read-only transaction: a reader can never write, as on SQLite."""
         self._ensure_schema()
-        with self.pool.connection(self.what) as connection:
+        with self.pool.connection(self.what) as connection, connection.transaction():
+            connection.execute("SET TRANSACTION READ ONLY")
             yield PgSession(connection)
 
     @contextmanager
