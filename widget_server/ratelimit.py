@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from widget_server.problems import WidgetServerError
 
@@ -66,6 +67,14 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.count}/{self.period:g}" if self.limited else "off"
+
+
+class BucketStore(Protocol):
+    """Token buckets by key: in this process (:class:`Buckets`) or shared by instances."""
+
+    def wait(self, key: str) -> float: ...
+
+    def take(self, key: str) -> None: ...
 
 
 class Buckets:
@@ -249,9 +258,12 @@ class GuessThrottle:
         *,
         everyone: Rate = ALL_OPERATOR_GUESSES,
         clock: Clock = time.monotonic,
+        buckets: BucketStore | None = None,
+        shared: BucketStore | None = None,
     ):
-        self.buckets = Buckets(rate, clock=clock)
-        self.shared = Buckets(everyone, clock=clock)
+        """``buckets`` and ``shared`` replace the in-memory buckets (several instances)."""
+        self.buckets: BucketStore = buckets or Buckets(rate, clock=clock)
+        self.shared: BucketStore = shared or Buckets(everyone, clock=clock)
 
     def wait(self, client: str | None) -> int:
         """Whole seconds ``client`` must wait before it may try a key; 0 when it may now."""

@@ -46,9 +46,10 @@ from widget_server.reports.payload import (
     utc_now,
     validate_identity,
 )
-from widget_server.reports.records import OutboxError, Row
+from widget_server.reports.records import Row
 from widget_server.reports.reporting import Reporting
 from widget_server.signing import BadState, StaleState, State
+from widget_server.storage.sqlite import StoreError
 from widget_server.trees.walk import Position, WalkError
 
 log = logging.getLogger("widget_server.report")
@@ -86,7 +87,7 @@ async def report_step(request: Request) -> Response:
     reporting: Reporting = request.app.state.reporting
     try:
         return await _act(frame, reporting, state, position, form, request)
-    except (OutboxError, sqlite3.Error, OSError) as exc:
+    except (StoreError, sqlite3.Error, OSError) as exc:
         # A damaged, read-only or full store: the victim is told to try again
         # later, in their language; the log gets the error's class, coalesced.
         log.error("the outbox cannot be used: %s", type(exc).__name__)
@@ -159,7 +160,7 @@ async def _send(
     partner = frame.partner
     assert partner is not None
     if await run_in_threadpool(reporting.outbox.get, report_id) is None:  # a resend is free
-        decision = reporting.limits.decide(client, partner.id)
+        decision = await run_in_threadpool(reporting.limits.decide, client, partner.id)
         wait = decision.wait
         if wait:
             reporting.refusals.refused(decision.limit, f"partner={partner.id} id={report_id}")

@@ -42,6 +42,7 @@ from widget_server.observatory.figures import Labels, Period, PeriodError, Repor
 from widget_server.observatory.waves import WaveLog, WaveRule
 from widget_server.ratelimit import GuessThrottle
 from widget_server.settings import Settings
+from widget_server.sharedlimits import guess_throttle
 from widget_server.trees.model import Catalog
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -93,7 +94,7 @@ def observatory_router(
                 OperatorAuth,
                 key=settings.operator_key,
                 public={"/dashboard.css"},
-                throttle=GuessThrottle(),
+                throttle=guess_throttle(settings.database_url),
             )
         ],
     )

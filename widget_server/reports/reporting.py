@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from widget_server.i18n import LOCALES_DIR, Messages, Translator, load_messages
-from widget_server.ratelimit import RefusalLog, ReportLimits
+from widget_server.ratelimit import RefusalLog
 from widget_server.reports.forwarder import Forwarder, Tuning, running
 from widget_server.reports.outbox import Outbox
 from widget_server.reports.routes import Routes, load_routes
 from widget_server.settings import Settings
+from widget_server.sharedlimits import report_limits
 
 log = logging.getLogger("widget_server.report")
 
@@ -49,7 +50,7 @@ class Reporting:
         self.tuning = tuning if tuning is not None else Tuning.for_settings(settings)
         self.forward = forward
         self.forwarder: Forwarder | None = None
-        self.limits = ReportLimits(settings.client_report_rate, settings.partner_report_rate)
+        self.limits = report_limits(settings)
         self.refusals = RefusalLog(log)
 
     @asynccontextmanager
