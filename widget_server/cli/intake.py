@@ -23,6 +23,7 @@ import uvicorn
 
 from widget_server.cli.errors import CommandError
 from widget_server.intake.app import create_intake_app
+from widget_server.intake.store import is_database_url
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.outbox_schema import STATES
@@ -30,6 +31,7 @@ from widget_server.reports.records import OutboxError, Row
 from widget_server.reports.reference import normalize
 from widget_server.reports.routes import PartnerRoutes, load_routes
 from widget_server.settings import MIN_KEY_LENGTH, Settings
+from widget_server.storage.postgres import public_url
 
 #: The intake's port by default: the default ``WIDGET_INTAKE_URL`` posts there.
 DEFAULT_INTAKE_PORT = 8002
@@ -49,8 +51,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     intake.add_argument("--port", type=int, default=DEFAULT_INTAKE_PORT, help="port to listen on")
     intake.add_argument(
         "--db",
-        type=Path,
-        help="the SQLite file of received reports (default: DATA_DIR/intake.sqlite3)",
+        type=_database,
+        help="the SQLite file of received reports (default: DATA_DIR/intake.sqlite3), "
+        "or a postgresql://user:password@host:port/database URL",
     )
     intake.add_argument(
         "--key",
@@ -98,6 +101,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     outbox.set_defaults(handler=run_outbox, action="list", state=None, limit=20, json=False)
 
 
+def _database(value: str) -> Path | str:
+    """``--db``: a PostgreSQL URL as it is, anything else a SQLite file's path."""
+    return value if is_database_url(value) else Path(value)
+
+
 def intake_server(
     host: str,
     port: int,
@@ -135,8 +143,9 @@ def run_intake(args: argparse.Namespace) -> int:
             f"{args.host}:{args.port}; set --operator-key",
             file=sys.stderr,
         )
+    shown = public_url(str(db_path)) if is_database_url(db_path) else db_path
     print(
-        f"Reference intake on http://{args.host}:{args.port}/reports (database {db_path})",
+        f"Reference intake on http://{args.host}:{args.port}/reports (database {shown})",
         file=sys.stderr,
     )
     server = intake_server(args.host, args.port, db_path, keys, args.operator_key)

@@ -314,7 +314,7 @@ class IntakeThread:
         port: int = 0,
     ) -> None:
         self.app = create_intake_app(db_path, key, operator_key, faults=faults)
-        self.db_path = Path(db_path)
+        self.db_path = db_path
         self.host = host
         self.port = port
         self._server: Any = None

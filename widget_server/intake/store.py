@@ -2,7 +2,9 @@
 
 The same key with the same body is a repeat (counted, answered as the first
 time); with another body it is a conflict. Each new report gets a case number
-the victim can look up. SQLite in WAL mode through :mod:`._sqlite`.
+the victim can look up. A SQLite file, or its table in PostgreSQL when
+given a ``postgresql://`` URL (``widget-server intake --db``), as the
+widget's own stores do.
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from widget_server.reports.reference import ALPHABET
+from widget_server.storage.database import Database
+from widget_server.storage.postgres import PgDatabase
 from widget_server.storage.sqlite import Connections
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reports (
-    seq             INTEGER PRIMARY KEY,
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    seq             {seq},
     idempotency_key TEXT NOT NULL UNIQUE,
     report_id       TEXT NOT NULL,
     reference       TEXT NOT NULL,
@@ -33,6 +36,22 @@ CREATE TABLE IF NOT EXISTS reports (
     repeats         INTEGER NOT NULL DEFAULT 0
 )
 """
+
+#: Migrations per database. SQLite files from before had ``reports`` and no
+#: version: the first migration leaves them as they are, the second renames
+#: the table to the name it has beside the widget's own in PostgreSQL.
+MIGRATIONS = {
+    "sqlite": (
+        _TABLE.format(name="reports", seq="INTEGER PRIMARY KEY"),
+        "ALTER TABLE reports RENAME TO intake_reports",
+    ),
+    "postgresql": (
+        _TABLE.format(name="intake_reports", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    ),
+}
+
+#: How problems name this store.
+WHAT = "the intake's database"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,65 +64,80 @@ class Received:
     repeats: int = 0
 
 
-class IntakeStore:
-    """The intake's SQLite database: one row per idempotency key."""
+def is_database_url(where: Path | str) -> bool:
+    return isinstance(where, str) and where.startswith(("postgresql://", "postgres://"))
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connections = Connections(self.path)
-        with self._connections.write() as db:
-            db.execute(_SCHEMA)
+
+class IntakeStore:
+    """The intake's database: one row per idempotency key."""
+
+    def __init__(self, where: Path | str) -> None:
+        if is_database_url(where):
+            self.db: Database = PgDatabase(str(where), what=WHAT)
+        else:
+            path = Path(where)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = Connections(path, what=WHAT)
+        self.db.migrate("intake", MIGRATIONS[self.db.dialect])
 
     def close(self) -> None:
-        self._connections.close()
+        self.db.close()
 
     def store(self, key: str, report: dict[str, Any], body: bytes) -> tuple[Received, bool | None]:
         """Store a report once per key: ``(received, True)`` if new, ``False`` if the
         same body came before, ``None`` if another body came with this key."""
         digest = hashlib.sha256(body).hexdigest()
-        with self._connections.write() as db:
-            row = db.execute("SELECT * FROM reports WHERE idempotency_key = ?", (key,)).fetchone()
-            if row is not None:
+        received_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self.db.write() as db:
+            while True:
+                case_number = _case_number()
+                inserted = db.execute(
+                    "INSERT INTO intake_reports (idempotency_key, report_id, reference, "
+                    "body_sha256, body, case_number, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING seq",
+                    (
+                        key,
+                        report["report_id"],
+                        report["reference"],
+                        digest,
+                        body.decode(),
+                        case_number,
+                        received_at,
+                    ),
+                ).fetchone()
+                if inserted is not None:
+                    break
+                # The key came before (on any instance), or the case number is taken.
+                row = db.execute(
+                    "SELECT * FROM intake_reports WHERE idempotency_key = ?", (key,)
+                ).fetchone()
+                if row is None:
+                    continue
                 if not hmac.compare_digest(row["body_sha256"], digest):
                     return _received(row), None
-                db.execute("UPDATE reports SET repeats = repeats + 1 WHERE seq = ?", (row["seq"],))
+                db.execute(
+                    "UPDATE intake_reports SET repeats = repeats + 1 WHERE seq = ?", (row["seq"],)
+                )
                 return _received(row), False
-            case_number = _case_number()
-            while db.execute(
-                "SELECT 1 FROM reports WHERE case_number = ?", (case_number,)
-            ).fetchone():
-                case_number = _case_number()
-            received_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            db.execute(
-                "INSERT INTO reports (idempotency_key, report_id, reference, body_sha256, body, "
-                "case_number, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    report["report_id"],
-                    report["reference"],
-                    digest,
-                    body.decode(),
-                    case_number,
-                    received_at,
-                ),
-            )
         return Received(
             case_number, report["report_id"], report["reference"], received_at, digest
         ), True
 
     def count(self) -> int:
-        return int(self._connections.get().execute("SELECT count(*) FROM reports").fetchone()[0])
+        with self.db.read() as db:
+            return int(db.execute("SELECT count(*) FROM intake_reports").fetchone()[0])
 
     def report_ids(self) -> list[str]:
         """Every stored report id, once per row: a test counts duplicates with it."""
-        rows = self._connections.get().execute("SELECT report_id FROM reports ORDER BY seq")
+        with self.db.read() as db:
+            rows = db.execute("SELECT report_id FROM intake_reports ORDER BY seq").fetchall()
         return [r[0] for r in rows]
 
     def list(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        rows = self._connections.get().execute(
-            "SELECT * FROM reports ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
-        )
+        with self.db.read() as db:
+            rows = db.execute(
+                "SELECT * FROM intake_reports ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
         return [
             {
                 "case_number": row["case_number"],
@@ -117,15 +151,14 @@ class IntakeStore:
         ]
 
     def case(self, case_number: str) -> Received | None:
-        row = (
-            self._connections.get()
-            .execute("SELECT * FROM reports WHERE case_number = ?", (case_number,))
-            .fetchone()
-        )
+        with self.db.read() as db:
+            row = db.execute(
+                "SELECT * FROM intake_reports WHERE case_number = ?", (case_number,)
+            ).fetchone()
         return None if row is None else _received(row)
 
 
-def _received(row: sqlite3.Row) -> Received:
+def _received(row: Any) -> Received:
     return Received(
         row["case_number"],
         row["report_id"],
