@@ -159,12 +159,12 @@ def run_intake(args: argparse.Namespace) -> int:
 def run_outbox(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     path = outbox_path(settings)
-    if args.action != "forward" and not path.exists():
+    if not settings.database_url and args.action != "forward" and not path.exists():
         raise CommandError(
             f"no outbox at {path}; is WIDGET_DATA_DIR the widget server's data folder?"
         )
     try:
-        outbox = Outbox(path)
+        outbox = Outbox.for_settings(settings)
     except OutboxError as exc:
         raise CommandError(str(exc)) from None
     try:

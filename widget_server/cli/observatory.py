@@ -2,8 +2,8 @@
 
 It prints the very report the dashboard draws (same aggregates, same
 small-count rule, same wave rule), as text for a person or as JSON or CSV for
-a script. It reads the observatory database under ``WIDGET_DATA_DIR``
-and never writes to it.
+a script. It reads the observatory under ``WIDGET_DATA_DIR`` (or in
+``WIDGET_DATABASE_URL``) and never writes to it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_observatory(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
     path = settings.data_dir / FILENAME
-    if not path.exists():
+    if not settings.database_url and not path.exists():
         raise CommandError(
             f"no observatory database at {path} (the server creates it when the first "
             "diagnosis starts; set WIDGET_DATA_DIR to the server's data folder)"
@@ -64,7 +64,7 @@ def run_observatory(args: argparse.Namespace) -> int:
         period = Period.parse(args.start, args.end, args.partner)
     except PeriodError as exc:
         raise CommandError(str(exc)) from None
-    store = EventStore(path)
+    store = EventStore.for_settings(settings)
     try:
         report = build_report(
             store, period, threshold=args.threshold, labels=Labels.from_catalog(_catalog(settings))

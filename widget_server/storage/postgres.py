@@ -38,7 +38,7 @@ from widget_server.storage.sqlite import StoreError
 logger = logging.getLogger("widget_server.storage")
 
 #: The most a call waits for a connection before it says the database is unusable.
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
 
 #: Connections per process: a handful of threads read and write at once.
 POOL_SIZE = 10
