@@ -37,11 +37,20 @@ from widget_server.storage.sqlite import StoreError
 
 logger = logging.getLogger("widget_server.storage")
 
+# The pool warns at every failed connection attempt, over two lines; while the
+# database is away the stores say it once each, in one line with what to do.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+
 #: The most a call waits for a connection before it says the database is unusable.
 CONNECT_TIMEOUT = 2.0
 
 #: Connections per process: a handful of threads read and write at once.
 POOL_SIZE = 10
+
+#: How long the pool keeps retrying one connection (backoff 1, 2, 4 s...) before
+#: the next use starts again from a short delay: a restarted database is found
+#: within seconds, not after a backoff grown to minutes.
+RECONNECT_TIMEOUT = 10.0
 
 #: The table that numbers each store's migrations.
 VERSIONS = "widget_schema"
@@ -127,6 +136,7 @@ class Pool:
                 max_size=size,
                 open=False,
                 timeout=CONNECT_TIMEOUT,
+                reconnect_timeout=RECONNECT_TIMEOUT,
                 check=psycopg_pool.ConnectionPool.check_connection,
                 kwargs={"autocommit": True, "row_factory": _records, "connect_timeout": 5},
                 connection_class=psycopg.Connection[Record],
@@ -136,6 +146,8 @@ class Pool:
         # Opened without waiting: an unreachable database at start-up is retried
         # in the background (with backoff) while the server answers 503s.
         self._pool.open(wait=False)
+        #: The last use found the database unreachable (cleared by the next that works).
+        self.down = False
 
     @contextmanager
     def connection(self, what: str) -> Iterator[psycopg.Connection[Record]]:
@@ -143,7 +155,9 @@ class Pool:
             with self._pool.connection() as connection:
                 yield connection
         except (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout) as exc:
+            self.down = True
             raise StoreError(unusable(what, self.url, exc)) from None
+        self.down = False
 
     def close(self) -> None:
         self._pool.close()
@@ -201,6 +215,8 @@ class PgDatabase:
         """
         self._migrated = None
         self._pending = (store, migrations)
+        if self.pool.down:  # another store of this process just found it away, and said so
+            return
         try:
             self._ensure_schema()
         except StoreError as exc:
