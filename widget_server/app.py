@@ -36,7 +36,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from widget_server.frame import pages, steps
+from widget_server.cases.store import CaseStore, Guesses
+from widget_server.frame import case, pages, steps
 from widget_server.frame import report as report_step
 from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
 from widget_server.frame.compression import PageCompression
@@ -116,6 +117,10 @@ def create_app(
         Route("/w/{token}/", steps.first_step, methods=["GET"]),
         Route("/w/{token}/step", steps.next_step, methods=["POST"]),
         Route("/w/{token}/report", report_step.report_step, methods=["POST"]),
+        Route("/w/{token}/case", case.case_form, methods=["GET"]),
+        Route("/w/{token}/case", case.case_open, methods=["POST"]),
+        Route("/case", case.case_form, methods=["GET"]),
+        Route("/case", case.case_open, methods=["POST"]),
         Route("/static/widget.js", loader, methods=["GET"]),
         Route("/static/widget.{version}.js", versioned_loader, methods=["GET"]),
         Route("/static/frame.{version}.{kind}", frame_asset, methods=["GET"]),
@@ -153,6 +158,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.widget = widget
     app.state.reporting = reporting
+    app.state.cases = CaseStore(reporting.outbox.db, Guesses.for_settings(settings))
     app.state.events = events
     return app
 

@@ -25,7 +25,7 @@ from widget_server.trees.model import LOCALES
 
 from .conftest import RealSites
 from .driver import record, submit, widget_frame
-from .reports import open_the_report_form
+from .reports import open_the_report_form, send_a_report
 
 pytestmark = pytest.mark.browser
 
@@ -181,6 +181,32 @@ def test_error_and_report_pages_in_every_locale(
     submit(frame, lambda: frame.locator('button[name="do"][value="send"]').click())
     frame.locator("#cw-reference").wait_for()
     violations += axe_violations(frame, f"{locale}/report sent")
+    assert violations == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_follow_up_pages_in_every_locale(
+    frame_page: tuple[Page, Frame], real_sites: RealSites, locale: str
+) -> None:
+    """The sent page with its code, the form that opens a case (and its error), the case."""
+    _, frame = frame_page
+    send_a_report(real_sites, frame, locale)
+    reference = frame.locator("main").get_attribute("data-reference")
+    code = frame.locator("main").get_attribute("data-followup-code")
+    assert reference and code
+    violations = axe_violations(frame, f"{locale}/report sent with its code")
+    case_url = frame.url.replace("/report?", "/case?")
+    submit(frame, lambda: frame.evaluate("(url) => location.assign(url)", case_url))
+    violations += axe_violations(frame, f"{locale}/follow-up form")
+    frame.locator("#cw-case-reference").fill(reference)
+    frame.locator("#cw-case-code").fill("ABCDEF-GHJKMN-PQRSTU")
+    submit(frame, lambda: frame.locator("button.cw-primary").click())
+    assert frame.locator("#cw-error").count() == 1
+    violations += axe_violations(frame, f"{locale}/follow-up form with its error")
+    frame.locator("#cw-case-code").fill(code)
+    submit(frame, lambda: frame.locator("button.cw-primary").click())
+    assert frame.locator('main[data-page="case"]').count() == 1
+    violations += axe_violations(frame, f"{locale}/case")
     assert violations == []
 
 

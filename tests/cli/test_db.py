@@ -37,10 +37,10 @@ def test_status_and_upgrade_on_sqlite_files(environment: Path, capsys: pytest.Ca
     assert "outbox" in out and "not created yet" in out
     assert "buckets      in memory" in out
     assert run("upgrade") == 0
-    assert "outbox.sqlite3  schema 0 -> 2" in capsys.readouterr().out
+    assert "outbox.sqlite3  schema 0 -> 3" in capsys.readouterr().out
     assert run("status") == 0
     out = capsys.readouterr().out
-    assert "schema 2 of 2  up to date" in out and "schema 1 of 1  up to date" in out
+    assert "schema 3 of 3  up to date" in out and "schema 1 of 1  up to date" in out
 
 
 def test_status_upgrade_and_a_newer_database_on_postgresql(
@@ -54,7 +54,7 @@ def test_status_upgrade_and_a_newer_database_on_postgresql(
     assert capsys.readouterr().out.count("schema 0 of") == 3
     assert run("upgrade") == 0
     out = capsys.readouterr().out
-    assert "outbox" in out and "schema 0 -> 2" in out and "buckets" in out
+    assert "outbox" in out and "schema 0 -> 3" in out and "buckets" in out
     assert run("status") == 0
     assert capsys.readouterr().out.count("up to date") == 3
     with psycopg.connect(database_url) as db:

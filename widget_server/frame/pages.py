@@ -122,6 +122,7 @@ def page_html(
         parent_origin=frame.parent_origin,
         action=frame.url("step"),
         report_action=frame.url("report"),
+        case_url=frame.url("case"),
         languages=widget.languages,
         language_links={
             code: frame.first_url(code) if frame.token else f"?{urlencode({'lang': code})}"

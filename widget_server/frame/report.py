@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server.cases.codes import follow_up, new_code
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, message, render, restart
 from widget_server.frame.request import BadForm, Frame, Restart
@@ -46,7 +47,7 @@ from widget_server.reports.payload import (
     utc_now,
     validate_identity,
 )
-from widget_server.reports.records import Row
+from widget_server.reports.records import Row, Stored
 from widget_server.reports.reporting import Reporting
 from widget_server.signing import BadState, StaleState, State
 from widget_server.storage.sqlite import StoreError
@@ -191,7 +192,8 @@ async def _send(
         created_at=now,
     )
     try:
-        stored = await run_in_threadpool(reporting.outbox.accept, report)
+        code = new_code()
+        stored = await run_in_threadpool(_accept, reporting, report, code)
     except ReportError as exc:
         log.error("report not stored id=%s: %s", report_id, type(exc).__name__)
         return _failed(frame, reporting, state)
@@ -202,7 +204,9 @@ async def _send(
     # What was stored, not what this post said: a resend of the same report
     # token with another identity mode stores nothing new (issue 13, point 5).
     identified = await run_in_threadpool(_identified, reporting, row)
-    response = _sent(frame, reporting, state, token, row, identified=identified)
+    # The code is shown once, with the report it opens; a resend shows no code.
+    shown = None if stored.duplicate else code
+    response = _sent(frame, reporting, state, token, row, identified=identified, code=shown)
     if not stored.duplicate:
         log.info("report accepted id=%s reference=%s", stored.report_id, stored.reference)
         response.background = tally.reported(
@@ -285,6 +289,7 @@ def _sent(
     row: Row,
     *,
     identified: bool,
+    code: str | None = None,
 ) -> Response:
     return render(
         frame,
@@ -297,8 +302,14 @@ def _sent(
         case_number=row.case_number,
         follow_up_url=row.follow_up_url,
         identified=identified,
+        followup_code=code,
         report_token=token,
     )
+
+
+def _accept(reporting: Reporting, report: dict[str, Any], code: str) -> Stored:
+    """Store the report with its case: scrypt and the commit, both off the event loop."""
+    return reporting.outbox.accept(report, follow_up=follow_up(code))
 
 
 def _identified(reporting: Reporting, row: Row) -> bool:

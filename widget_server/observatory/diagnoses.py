@@ -15,6 +15,7 @@ state has expired, so the events table goes back to rows that nothing links.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from datetime import date, timedelta
@@ -36,13 +37,16 @@ CREATE INDEX IF NOT EXISTS diagnoses_day ON diagnoses (day);
 #: diagnosis begun before midnight may end after it, never two days later.
 KEEP_DAYS = 2
 
-#: Hex digits of the HMAC kept: 128 bits, no collision among a day's diagnoses.
+#: Symbols of the HMAC kept, in base32 (A-Z, 2-7): 160 bits, no collision among
+#: a day's diagnoses. Letters and digits 2 to 7 only, so no stored key can ever
+#: read as a phone number, a date or a word of a victim's.
 KEY_LENGTH = 32
 
 
 def keyed(secret: bytes, diagnosis: str) -> str:
     """What the store keeps of a diagnosis id: its HMAC under ``secret``."""
-    return hmac.new(secret, diagnosis.encode(), hashlib.sha256).hexdigest()[:KEY_LENGTH]
+    digest = hmac.new(secret, diagnosis.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()[:KEY_LENGTH]
 
 
 def counted_event(db: Session, key: str, kind: str) -> int | None:

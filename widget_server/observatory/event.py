@@ -48,7 +48,7 @@ UNKNOWN = "unknown"
 #: The rollup's ``scope`` for counts over every partner.
 ALL_PARTNERS = "*"
 
-_DIAGNOSIS_KEY = re.compile(f"[0-9a-f]{{{diagnoses.KEY_LENGTH}}}")
+_DIAGNOSIS_KEY = re.compile(f"[A-Z2-7]{{{diagnoses.KEY_LENGTH}}}")
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")

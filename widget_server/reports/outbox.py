@@ -42,7 +42,14 @@ from typing import Any
 from widget_server.reports.outbox_reads import OutboxReads
 from widget_server.reports.outbox_schema import MIGRATIONS, PG_MIGRATIONS
 from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
-from widget_server.reports.records import WHAT, Claimed, Completion, OutboxError, Stored
+from widget_server.reports.records import (
+    WHAT,
+    Claimed,
+    Completion,
+    FollowUp,
+    OutboxError,
+    Stored,
+)
 from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
 from widget_server.storage.database import Database, Session
@@ -126,13 +133,14 @@ class Outbox(OutboxReads):
 
     # -- accepting ---------------------------------------------------------
 
-    def accept(self, report: Mapping[str, Any]) -> Stored:
+    def accept(self, report: Mapping[str, Any], *, follow_up: FollowUp | None = None) -> Stored:
         """Store ``report`` durably with a new reference, and return it.
 
         ``report`` comes from :func:`~widget_server.reports.payload.build_report`; its
         ``reference`` is filled in here, where uniqueness can be checked. The
         same ``report_id`` twice (the victim pressed send twice) stores nothing
-        new and returns the first reference. Raises
+        new and returns the first reference. ``follow_up`` opens the report's
+        case in the same transaction. Raises
         :class:`~widget_server.reports.payload.ReportError` if the report breaks the schema.
         """
         data = dict(report)
@@ -163,6 +171,12 @@ class Outbox(OutboxReads):
                     ),
                 ).fetchone()
                 if inserted is not None:
+                    if follow_up is not None:
+                        db.execute(
+                            "INSERT INTO cases (report_id, salt, verifier, updated_at) "
+                            "VALUES (?, ?, ?, ?)",
+                            (report_id, follow_up.salt, follow_up.verifier, now),
+                        )
                     break
                 # The id is taken (the victim pressed send twice, on any instance),
                 # or, once in a billion, the reference is: look which.

@@ -44,6 +44,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: 2xx answers that did not acknowledge the report, against their own budget.
     "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
+    # 3: the case a victim follows up with their code (issue 15), one per report.
+    """
+    CREATE TABLE cases (
+        report_id  TEXT PRIMARY KEY REFERENCES reports (id),
+        salt       BLOB NOT NULL,
+        verifier   BLOB NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'sent',
+        updated_at REAL NOT NULL,
+        closed_at  REAL
+    )
+    """,
 )
 
 #: The same tables in PostgreSQL: bytes are ``BYTEA``, times ``DOUBLE PRECISION``,
@@ -76,6 +87,16 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_leases ON reports (state, lease_until)
     """,
     "ALTER TABLE reports ADD COLUMN unacknowledged INTEGER NOT NULL DEFAULT 0",
+    """
+    CREATE TABLE cases (
+        report_id  TEXT PRIMARY KEY REFERENCES reports (id),
+        salt       BYTEA NOT NULL,
+        verifier   BYTEA NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'sent',
+        updated_at DOUBLE PRECISION NOT NULL,
+        closed_at  DOUBLE PRECISION
+    )
+    """,
 )
 
 

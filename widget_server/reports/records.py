@@ -86,6 +86,18 @@ class Completion:
     unacknowledged: bool = False
 
 
+@dataclass(frozen=True)
+class FollowUp:
+    """What the outbox keeps of a case's follow-up code: a salt and a verifier, never the code.
+
+    Stored with the report, in its transaction, so a reference is never shown
+    without the code that follows it up (:mod:`widget_server.cases.codes`).
+    """
+
+    salt: bytes
+    verifier: bytes
+
+
 class OutboxStore(Protocol):
     """What the forwarder needs from an outbox, whatever database holds it."""
 
