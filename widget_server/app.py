@@ -53,6 +53,7 @@ from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.trees.alerts import NO_ALERTS, Alerts
 from widget_server.trees.model import Catalog
+from widget_server.webhook import intake_events
 
 logger = logging.getLogger("widget_server")
 
@@ -121,6 +122,7 @@ def create_app(
         Route("/w/{token}/case", case.case_open, methods=["POST"]),
         Route("/case", case.case_form, methods=["GET"]),
         Route("/case", case.case_open, methods=["POST"]),
+        Route("/intake/events", intake_events, methods=["POST"]),
         Route("/static/widget.js", loader, methods=["GET"]),
         Route("/static/widget.{version}.js", versioned_loader, methods=["GET"]),
         Route("/static/frame.{version}.{kind}", frame_asset, methods=["GET"]),

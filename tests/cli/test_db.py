@@ -14,9 +14,13 @@ from widget_server.cli import main
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.figures import Period, build_report
 from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.outbox_schema import MIGRATIONS
 from widget_server.reports.payload import Identity
 from widget_server.settings import Settings
 from widget_server.storage.postgres import PgDatabase, Pool
+
+#: The outbox's migrations: the schema version a new outbox reaches.
+OUTBOX = len(MIGRATIONS)
 
 
 @pytest.fixture
@@ -37,10 +41,10 @@ def test_status_and_upgrade_on_sqlite_files(environment: Path, capsys: pytest.Ca
     assert "outbox" in out and "not created yet" in out
     assert "buckets      in memory" in out
     assert run("upgrade") == 0
-    assert "outbox.sqlite3  schema 0 -> 3" in capsys.readouterr().out
+    assert f"outbox.sqlite3  schema 0 -> {OUTBOX}" in capsys.readouterr().out
     assert run("status") == 0
     out = capsys.readouterr().out
-    assert "schema 3 of 3  up to date" in out and "schema 1 of 1  up to date" in out
+    assert f"schema {OUTBOX} of {OUTBOX}  up to date" in out and "schema 1 of 1  up to date" in out
 
 
 def test_status_upgrade_and_a_newer_database_on_postgresql(
@@ -54,7 +58,7 @@ def test_status_upgrade_and_a_newer_database_on_postgresql(
     assert capsys.readouterr().out.count("schema 0 of") == 3
     assert run("upgrade") == 0
     out = capsys.readouterr().out
-    assert "outbox" in out and "schema 0 -> 3" in out and "buckets" in out
+    assert "outbox" in out and f"schema 0 -> {OUTBOX}" in out and "buckets" in out
     assert run("status") == 0
     assert capsys.readouterr().out.count("up to date") == 3
     with psycopg.connect(database_url) as db:

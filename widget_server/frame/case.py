@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server.cases.events import timeline
 from widget_server.cases.store import Case, CaseStore
 from widget_server.frame.forms import read_form, single
 from widget_server.frame.pages import render
@@ -102,6 +103,7 @@ def _case(frame: Frame, reporting: Reporting, case: Case, **context: Any) -> Res
         autofocus=True,
         r=reporting.translator(frame.locale),
         case=case,
+        statuses=timeline(reporting.outbox.db, case.report_id),
         day=day,
         **context,
     )

@@ -54,6 +54,17 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at REAL NOT NULL,
         closed_at  REAL
     )
+    """,  # 4: what the intake told about a case (POST /intake/events), once per event id.
+    """
+    CREATE TABLE case_events (
+        event_id    TEXT PRIMARY KEY,
+        report_id   TEXT NOT NULL REFERENCES cases (report_id),
+        kind        TEXT NOT NULL,
+        status      TEXT,
+        at          REAL NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE INDEX case_events_report ON case_events (report_id, at)
     """,
 )
 
@@ -96,6 +107,17 @@ PG_MIGRATIONS: tuple[str, ...] = (
         updated_at DOUBLE PRECISION NOT NULL,
         closed_at  DOUBLE PRECISION
     )
+    """,
+    """
+    CREATE TABLE case_events (
+        event_id    TEXT PRIMARY KEY,
+        report_id   TEXT NOT NULL REFERENCES cases (report_id),
+        kind        TEXT NOT NULL,
+        status      TEXT,
+        at          DOUBLE PRECISION NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX case_events_report ON case_events (report_id, at)
     """,
 )
 
