@@ -13,7 +13,6 @@ deadlines; no sleep is an assertion.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 from pathlib import Path
@@ -23,10 +22,11 @@ from helpers import free_port
 from test_serve_faults import (
     KEY,
     answering,
-    hidden,
     process,
+    reference_of,
     references_at,
     reportable_answers,
+    send_report,
     wait_for,
 )
 
@@ -58,40 +58,12 @@ def environment(
 
 def report(client: httpx.Client, token: str, answers: list[str | tuple[str, ...]]) -> str | None:
     """One victim's diagnosis and report: the reference shown, or ``None`` for a 503 or 429."""
-    page = client.get(f"/w/{token}", params={"lang": "en"})
-    assert page.status_code == 200
-    for answer in answers:
-        chosen = [answer] if isinstance(answer, str) else list(answer)
-        page = client.post(
-            f"/w/{token}/step",
-            params={"lang": "en"},
-            data={"state": hidden(page.text, "state"), "answer": chosen},
-        )
-        assert page.status_code == 200  # steps need no database
-    action = f"/w/{token}/report"
-    form = client.post(action, params={"lang": "en"}, data={"state": hidden(page.text, "state")})
-    assert form.status_code == 200
-    sent = client.post(
-        action,
-        params={"lang": "en"},
-        data={
-            "state": hidden(form.text, "state"),
-            "report": hidden(form.text, "report"),
-            "do": "send",
-            "mode": "identified",
-            "name": "Victime Témoin",
-            "email": "victime@example.org",
-            "country": "FR",
-            "consent": "yes",
-        },
-    )
+    sent = send_report(client, token, answers)  # steps need no database: each asserts a 200
     if sent.status_code in (429, 503):
         assert 'id="cw-reference"' not in sent.text  # no reference for what was not stored
         return None
     assert sent.status_code == 200, sent.text
-    match = re.search(r'id="cw-reference"[^>]*>([^<]+)<', sent.text)
-    assert match, "no reference number on the page"
-    return match.group(1)
+    return reference_of(sent)
 
 
 class Victims:

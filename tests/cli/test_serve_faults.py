@@ -96,8 +96,10 @@ def hidden(html: str, name: str) -> str:
     return unescape(match.group(1))
 
 
-def report_once(client: httpx.Client, token: str, answers: list[str | tuple[str, ...]]) -> str:
-    """One victim: the whole diagnosis over HTTP, then the report; the reference shown."""
+def send_report(
+    client: httpx.Client, token: str, answers: list[str | tuple[str, ...]]
+) -> httpx.Response:
+    """One victim: the whole diagnosis over HTTP, then the report; the page that answers it."""
     page = client.get(f"/w/{token}", params={"lang": "en"})
     assert page.status_code == 200
     step = f"/w/{token}/step"
@@ -110,7 +112,7 @@ def report_once(client: httpx.Client, token: str, answers: list[str | tuple[str,
     report = f"/w/{token}/report"
     form = client.post(report, params={"lang": "en"}, data={"state": hidden(page.text, "state")})
     assert form.status_code == 200
-    sent = client.post(
+    return client.post(
         report,
         params={"lang": "en"},
         data={
@@ -124,10 +126,19 @@ def report_once(client: httpx.Client, token: str, answers: list[str | tuple[str,
             "consent": "yes",
         },
     )
-    assert sent.status_code == 200, sent.text
+
+
+def reference_of(sent: httpx.Response) -> str:
     match = re.search(r'id="cw-reference"[^>]*>([^<]+)<', sent.text)
     assert match, "no reference number on the page"
     return match.group(1)
+
+
+def report_once(client: httpx.Client, token: str, answers: list[str | tuple[str, ...]]) -> str:
+    """One victim: the whole diagnosis over HTTP, then the report; the reference shown."""
+    sent = send_report(client, token, answers)
+    assert sent.status_code == 200, sent.text
+    return reference_of(sent)
 
 
 class Burst:

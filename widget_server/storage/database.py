@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
+from widget_server.problems import WidgetServerError
+
 Dialect = Literal["sqlite", "postgresql"]
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -82,3 +84,24 @@ class Database(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class StoreError(WidgetServerError, RuntimeError):
+    """A database cannot be used; the message says why, the hint what to do."""
+
+
+def migration_steps(
+    migrations: Sequence[str], version: int, *, what: str, where: str
+) -> Iterator[tuple[int, list[str]]]:
+    """The migrations after ``version``: (the version each reaches, its statements).
+
+    A database at a version this code does not know was written by a newer
+    one: :class:`StoreError` before anything is touched.
+    """
+    if version > len(migrations):
+        raise StoreError(
+            f"{what} {where} was written by a newer version (schema {version}, "
+            f"this one knows {len(migrations)}); upgrade widget-server"
+        )
+    for number in range(version, len(migrations)):
+        yield number + 1, [part for part in migrations[number].split(";") if part.strip()]

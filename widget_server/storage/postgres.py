@@ -32,7 +32,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import RowMaker
 
-from widget_server.storage.database import Dialect, Params
+from widget_server.storage.database import Dialect, Params, migration_steps
 from widget_server.storage.sqlite import StoreError
 
 logger = logging.getLogger("widget_server.storage")
@@ -246,15 +246,10 @@ class PgDatabase:
                 (store,),
             ).fetchone()
             version = 0 if row is None else int(row[0])
-            if version > len(migrations):
-                raise StoreError(
-                    f"{self.what} in {self.where} was written by a newer version (schema "
-                    f"{version}, this one knows {len(migrations)}); upgrade widget-server"
-                )
-            for number in range(version, len(migrations)):
-                for statement in migrations[number].split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+            where = f"in {self.where}"
+            for _, statements in migration_steps(migrations, version, what=self.what, where=where):
+                for statement in statements:
+                    connection.execute(statement)
             connection.execute(
                 f"INSERT INTO {VERSIONS} (store, version) VALUES (%s, %s) "  # noqa: S608
                 "ON CONFLICT (store) DO UPDATE SET version = excluded.version",

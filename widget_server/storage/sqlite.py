@@ -15,16 +15,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from widget_server.problems import WidgetServerError
-from widget_server.storage.database import Dialect
+from widget_server.storage.database import Dialect, migration_steps
+from widget_server.storage.database import StoreError as StoreError
 
 #: Free disk space under which a store reports itself unusable (``/healthz``):
 #: SQLite cannot say in advance that the next commit will not fit.
 MIN_FREE_BYTES = 16 * 2**20
-
-
-class StoreError(WidgetServerError, RuntimeError):
-    """A database file cannot be used; the message says why, the hint what to do."""
 
 
 def unusable(what: str, path: Path, exc: BaseException) -> str:
@@ -127,16 +123,11 @@ class Connections:
         """
         with self.write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(migrations):
-                raise StoreError(
-                    f"{self.what} {self.path} was written by a newer version (schema "
-                    f"{version}, this one knows {len(migrations)}); upgrade widget-server"
-                )
-            for number in range(version, len(migrations)):
-                for statement in migrations[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+            steps = migration_steps(migrations, version, what=self.what, where=str(self.path))
+            for reached, statements in steps:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {reached}")
 
     def health(self, probe: str, min_free: int = MIN_FREE_BYTES) -> str | None:
         """Why the file could not take a write now, or ``None`` when it could.
