@@ -98,6 +98,9 @@ def create_app(
         tasks = [
             asyncio.create_task(watch_waves(events, log=wave_log), name="wave-watcher"),
             asyncio.create_task(flush_events(events), name="event-writer"),
+            asyncio.create_task(
+                _forget_closed_cases(app.state.cases, settings.case_retention), name="case-keeper"
+            ),
         ]
         if watching and settings.reload_interval > 0:
             tasks.append(
@@ -163,6 +166,23 @@ def create_app(
     app.state.cases = CaseStore(reporting.outbox.db, Guesses.for_settings(settings))
     app.state.events = events
     return app
+
+
+#: How often closed cases past their retention are looked for, in seconds.
+CASE_SWEEP_INTERVAL = 3600.0
+
+
+async def _forget_closed_cases(cases: CaseStore, days: int) -> None:
+    """Delete closed cases past ``WIDGET_CASE_RETENTION``, at start and every hour."""
+    while True:
+        try:
+            deleted = await asyncio.to_thread(cases.forget_closed, days)
+        except Exception as exc:  # a store that is away: the next sweep will do
+            logger.warning("closed cases not swept: %s", type(exc).__name__)
+        else:
+            if deleted:
+                logger.info("%d closed case(s) deleted after %d days", deleted, days)
+        await asyncio.sleep(CASE_SWEEP_INTERVAL)
 
 
 async def _watch(widget: Widget, interval: float) -> None:

@@ -84,6 +84,8 @@ class Settings:
     #: A claim on a report lasts three times this, so after a crash another
     #: worker (or the restarted server) sends it again once that has passed.
     forward_deadline: float = 30.0
+    #: Days a closed case (its timeline, later its messages) is kept, then deleted.
+    case_retention: int = 90
     #: New reports one client address may send: a burst of ``count``, refilled
     #: over the period (``5/hour``, ``20/3600``, or ``off``). A 429 page beyond.
     #: Unset: :data:`CLIENT_REPORT_RATE` in production, off in development (so
@@ -171,6 +173,8 @@ class Settings:
                 )
         if self.state_max_age < 60:
             raise SettingsError("WIDGET_STATE_MAX_AGE must be at least 60 seconds")
+        if self.case_retention < 1:
+            raise SettingsError("WIDGET_CASE_RETENTION must be at least 1 day")
         if not 0.1 <= self.forward_deadline <= 600:
             raise SettingsError("WIDGET_FORWARD_DEADLINE must be between 0.1 and 600 seconds")
         if not self.reload_interval >= 0:  # also refuses nan
@@ -256,6 +260,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "operator_key": str,
     "reload_interval": _seconds,
     "forward_deadline": _seconds,
+    "case_retention": _positive_int,
     "report_rate_client": _rate,
     "report_rate_partner": _rate,
 }

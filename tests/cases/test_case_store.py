@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from conftest import OpenOutbox
 
 from testkit.reports import example_report
 from widget_server.cases.codes import GROUP, LENGTH, derive, follow_up, new_code, normalize_code
+from widget_server.cases.events import CaseEvent, record, timeline
 from widget_server.cases.store import WRONG_CODES, CaseStore, Guesses
 from widget_server.ratelimit import Buckets
 from widget_server.reports.reference import ALPHABET
@@ -78,3 +80,22 @@ def test_wrong_codes_are_throttled_per_reference_and_per_client_right_ones_never
 def test_malformed_references_answer_like_unknown_ones(open_outbox: OpenOutbox, reference: str):
     cases = CaseStore(open_outbox().db, memory_guesses())
     assert cases.open(reference, new_code(), "203.0.113.7").case is None
+
+
+def test_closed_cases_are_deleted_after_their_retention_and_nothing_else(
+    open_outbox: OpenOutbox,
+):
+    outbox = open_outbox()
+    old_code, open_code = new_code(), new_code()
+    old = outbox.accept(example_report(), follow_up=follow_up(old_code))
+    still = outbox.accept(example_report(), follow_up=follow_up(open_code))
+    now = time.time()
+    closed = CaseEvent("evt-1", old.report_id, "status", "closed", now - 91 * 86_400)
+    assert record(outbox.db, closed) is True
+    cases = CaseStore(outbox.db, memory_guesses())
+    assert cases.forget_closed(90, now=now) == 1
+    assert cases.open(old.reference, old_code, "203.0.113.7").case is None
+    assert cases.open(still.reference, open_code, "203.0.113.7").case is not None
+    assert outbox.get(old.report_id) is not None  # the report's own row stays
+    assert timeline(outbox.db, old.report_id) == []
+    assert cases.forget_closed(90, now=now) == 0

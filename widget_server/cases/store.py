@@ -12,6 +12,7 @@ With ``WIDGET_DATABASE_URL`` those counts are shared by every instance.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from widget_server.cases.codes import normalize_code, opens
@@ -122,6 +123,25 @@ class CaseStore:
             closed_at=None if row[7] is None else float(row[7]),
         )
         return case, FollowUp(bytes(row[8]), bytes(row[9]))
+
+    def forget_closed(self, days: int, *, now: float | None = None) -> int:
+        """Delete the cases closed more than ``days`` ago, with their events; how many.
+
+        The report's own row stays (its reference still says "received" on the
+        sent page); only what follows it up goes.
+        """
+        cutoff = (time.time() if now is None else now) - days * 86_400
+        with self.db.write() as db:
+            db.execute(
+                "DELETE FROM case_events WHERE report_id IN "
+                "(SELECT report_id FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?)",
+                (cutoff,),
+            )
+            return int(
+                db.execute(
+                    "DELETE FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?", (cutoff,)
+                ).rowcount
+            )
 
     def get(self, reference: str) -> Case | None:
         """The case of ``reference``, for a page already opened with its code."""
