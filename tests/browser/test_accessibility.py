@@ -196,6 +196,9 @@ def test_follow_up_pages_in_every_locale(
     assert reference and code
     violations = axe_violations(frame, f"{locale}/report sent with its code")
     case_url = frame.url.replace("/report?", "/case?")
+    submit(frame, lambda: frame.locator('button[name="do"][value="print"]').click())
+    assert frame.locator('main[data-page="print"]').count() == 1
+    violations += axe_violations(frame, f"{locale}/print view")
     submit(frame, lambda: frame.evaluate("(url) => location.assign(url)", case_url))
     violations += axe_violations(frame, f"{locale}/follow-up form")
     frame.locator("#cw-case-reference").fill(reference)

@@ -36,7 +36,7 @@ from widget_server.cases.codes import follow_up, new_code
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, message, render, restart
 from widget_server.frame.request import BadForm, Frame, Restart
-from widget_server.frame.steps import locate
+from widget_server.frame.steps import locate, print_view
 from widget_server.observatory import tally
 from widget_server.reports.payload import (
     MAX_DESCRIPTION,
@@ -113,6 +113,9 @@ async def _act(
     if action == "send":
         client = request.client.host if request.client else None
         return await _send(frame, reporting, state, position, token, report_id, form, client)
+    if action == "print":
+        row = await run_in_threadpool(reporting.outbox.get, report_id)
+        return print_view(frame, state, reference=row.reference if row else None)
     if action == "status":
         row = await run_in_threadpool(reporting.outbox.get, report_id)
         if row is None:

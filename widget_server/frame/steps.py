@@ -10,15 +10,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from widget_server.frame.forms import read_post, single
-from widget_server.frame.pages import bad_request, cached, outcome_context, restart
-from widget_server.frame.request import Frame, open_frame
+from widget_server.frame.pages import bad_request, cached, outcome_context, render, restart
+from widget_server.frame.request import BadForm, Frame, open_frame
 from widget_server.i18n import known
 from widget_server.observatory import tally
+from widget_server.reports.payload import build_report
 from widget_server.signing import State
 from widget_server.trees.model import Question
 from widget_server.trees.walk import Answer, Position, WalkError, advance, walk
@@ -61,6 +63,8 @@ async def next_step(request: Request) -> Response:
         return _answer(frame, state, form)
     if action == "alert":
         return _follow_alert(frame, state, form)
+    if action == "print":
+        return print_view(frame, state)
     if action == "back":
         if state.answers:
             selected = state.answers[-1]
@@ -83,6 +87,42 @@ async def next_step(request: Request) -> Response:
     elif action != "show":
         return bad_request(frame)
     return show(frame, state, autofocus=True, selected=selected)
+
+
+def print_view(frame: Frame, state: State, *, reference: str | None = None) -> Response:
+    """The outcome as a page to print or save: the diagnosis, a checklist, the answers.
+
+    Never the identity, the story or the follow-up code (the server keeps no
+    code to print); ``reference`` when it comes from a sent report.
+    """
+    try:
+        position = locate(frame, state)
+    except WalkError:
+        return restart(frame, status=200)
+    outcome = position.outcome
+    if outcome is None:
+        raise BadForm(frame)
+    catalog = frame.world.catalog
+    review = build_report(
+        catalog,
+        position,
+        partner=state.partner,
+        locale=frame.locale,
+        country=state.country,
+        consent_text="",
+        consented_at="",
+    )
+    return render(
+        frame,
+        "print.html",
+        state=frame.widget.signer.sign_state(state),
+        autofocus=True,
+        outcome=outcome,
+        review=review,
+        reference=reference,
+        today=datetime.now(UTC).date().isoformat(),
+        **outcome_context(catalog, outcome, state.country, frame.locale),
+    )
 
 
 def locate(frame: Frame, state: State) -> Position:

@@ -127,6 +127,16 @@
     for (var i = 0; i < buttons.length; i++) copyButton(buttons[i]);
   }
 
+  // The print view's "Print or save as PDF": the browser's own dialog prints
+  // this page (without JavaScript the page says to use the browser's command).
+  var printers = document.querySelectorAll("button[data-print]");
+  for (var p = 0; p < printers.length; p++) {
+    printers[p].addEventListener("click", function () {
+      window.print();
+    });
+    printers[p].hidden = false;
+  }
+
   if (typeof ResizeObserver === "function") {
     new ResizeObserver(reportHeight).observe(root);
   } else {
