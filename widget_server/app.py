@@ -173,8 +173,13 @@ CASE_SWEEP_INTERVAL = 3600.0
 
 
 async def _forget_closed_cases(cases: CaseStore, days: int) -> None:
-    """Delete closed cases past ``WIDGET_CASE_RETENTION``, at start and every hour."""
+    """Delete closed cases past ``WIDGET_CASE_RETENTION``, every hour.
+
+    The first sweep waits an hour too: a server that starts and stops at once
+    (a test, a failed deployment) never has a sweep in a thread when it closes.
+    """
     while True:
+        await asyncio.sleep(CASE_SWEEP_INTERVAL)
         try:
             deleted = await asyncio.to_thread(cases.forget_closed, days)
         except Exception as exc:  # a store that is away: the next sweep will do
@@ -182,7 +187,6 @@ async def _forget_closed_cases(cases: CaseStore, days: int) -> None:
         else:
             if deleted:
                 logger.info("%d closed case(s) deleted after %d days", deleted, days)
-        await asyncio.sleep(CASE_SWEEP_INTERVAL)
 
 
 async def _watch(widget: Widget, interval: float) -> None:

@@ -150,8 +150,12 @@ class Connections:
         return None
 
     def close(self) -> None:
-        """Close every thread's connection; a thread that goes on opens a new one."""
-        with self._lock:
+        """Close every thread's connection; a thread that goes on opens a new one.
+
+        A write in progress in another thread finishes first: closing a SQLite
+        connection under a running statement crashes the process.
+        """
+        with self.write_lock, self._lock:
             for db in self._all:
                 db.close()
             self._all.clear()
