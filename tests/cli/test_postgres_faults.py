@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from pathlib import Path
 
 import httpx2 as httpx
 from helpers import free_port
 from test_serve_faults import (
     KEY,
+    Burst,
     answering,
     process,
     reference_of,
@@ -66,46 +66,15 @@ def report(client: httpx.Client, token: str, answers: list[str | tuple[str, ...]
     return reference_of(sent)
 
 
-class Victims:
-    """Threads sending reports to one server until it goes away or they are stopped."""
+class Victims(Burst):
+    """Three victims sending reports to one server, any of them refused by a 503 or 429."""
 
     def __init__(self, url: str, token: str, answers: list[str | tuple[str, ...]]) -> None:
-        self.url, self.token, self.answers = url, token, answers
-        self.shown: list[str] = []
-        self.refused = 0
-        self.failures: list[BaseException] = []
-        self.stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(3)]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            while not self.stop.is_set():
-                try:
-                    reference = report(client, self.token, self.answers)
-                except httpx.TransportError:
-                    return  # the server was killed: this victim saw no reference
-                except BaseException as exc:
-                    with self._lock:
-                        self.failures.append(exc)
-                    return
-                with self._lock:
-                    if reference is None:
-                        self.refused += 1
-                    else:
-                        self.shown.append(reference)
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.shown)
+        super().__init__(url, token, answers, send=report, threads=3)
+        self.start()
 
     def join(self) -> None:
-        self.stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
-        assert not any(t.is_alive() for t in self._threads), "a victim hangs"
+        super().join()
         assert not self.failures, self.failures
 
 

@@ -141,15 +141,30 @@ def report_once(client: httpx.Client, token: str, answers: list[str | tuple[str,
     return reference_of(sent)
 
 
-class Burst:
-    """Victims sending reports from several threads until the server goes away."""
+#: One victim's report: the reference shown, or ``None`` when the server refused it.
+Send = Callable[[httpx.Client, str, list[str | tuple[str, ...]]], str | None]
 
-    def __init__(self, url: str, token: str, answers: list[str | tuple[str, ...]]) -> None:
-        self.url, self.token, self.answers = url, token, answers
+
+class Burst:
+    """Victims sending reports from several threads until the server goes away
+    (or :meth:`join` stops them); ``send`` is one victim's whole visit."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        answers: list[str | tuple[str, ...]],
+        *,
+        send: Send = report_once,
+        threads: int = 4,
+    ) -> None:
+        self.url, self.token, self.answers, self.send = url, token, answers, send
         self.shown: list[str] = []
+        self.refused = 0
         self.failures: list[BaseException] = []
+        self.stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(4)]
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def start(self) -> Burst:
         for thread in self._threads:
@@ -158,9 +173,9 @@ class Burst:
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.url, timeout=30) as client:
-            while True:
+            while not self.stop.is_set():
                 try:
-                    reference = report_once(client, self.token, self.answers)
+                    reference = self.send(client, self.token, self.answers)
                 except httpx.TransportError:
                     return  # the server was killed: this victim saw no reference
                 except BaseException as exc:
@@ -168,13 +183,17 @@ class Burst:
                         self.failures.append(exc)
                     return
                 with self._lock:
-                    self.shown.append(reference)
+                    if reference is None:
+                        self.refused += 1
+                    else:
+                        self.shown.append(reference)
 
     def count(self) -> int:
         with self._lock:
             return len(self.shown)
 
     def join(self) -> None:
+        self.stop.set()
         for thread in self._threads:
             thread.join(timeout=60)
         assert not any(t.is_alive() for t in self._threads), "a victim hangs"

@@ -90,6 +90,10 @@ class StoreError(WidgetServerError, RuntimeError):
     """A database cannot be used; the message says why, the hint what to do."""
 
 
+class NewerSchemaError(StoreError):
+    """The database was written by a newer version of the code: nothing may touch it."""
+
+
 def migration_steps(
     migrations: Sequence[str], version: int, *, what: str, where: str
 ) -> Iterator[tuple[int, list[str]]]:
@@ -99,7 +103,7 @@ def migration_steps(
     one: :class:`StoreError` before anything is touched.
     """
     if version > len(migrations):
-        raise StoreError(
+        raise NewerSchemaError(
             f"{what} {where} was written by a newer version (schema {version}, "
             f"this one knows {len(migrations)}); upgrade widget-server"
         )

@@ -32,7 +32,7 @@ import psycopg
 import psycopg_pool
 from psycopg.rows import RowMaker
 
-from widget_server.storage.database import Dialect, Params, migration_steps
+from widget_server.storage.database import Dialect, NewerSchemaError, Params, migration_steps
 from widget_server.storage.sqlite import StoreError
 
 logger = logging.getLogger("widget_server.storage")
@@ -219,9 +219,9 @@ class PgDatabase:
             return
         try:
             self._ensure_schema()
-        except StoreError as exc:
-            if "newer version" in str(exc):
-                raise
+        except NewerSchemaError:
+            raise
+        except StoreError as exc:  # unreachable now: the first use migrates
             logger.warning("%s", exc)
 
     def _ensure_schema(self) -> None:
