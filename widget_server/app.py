@@ -36,7 +36,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from widget_server.cases.conversation import Writing
 from widget_server.cases.store import CaseStore, Guesses
+from widget_server.cases.tokens import CaseTokens
 from widget_server.frame import case, pages, steps
 from widget_server.frame import report as report_step
 from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
@@ -164,6 +166,8 @@ def create_app(
     app.state.widget = widget
     app.state.reporting = reporting
     app.state.cases = CaseStore(reporting.outbox.db, Guesses.for_settings(settings))
+    app.state.case_tokens = CaseTokens(settings.secret_keys)
+    app.state.case_writing = Writing.for_settings(settings, reporting.outbox)
     app.state.events = events
     return app
 

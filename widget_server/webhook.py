@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from widget_server.cases import events
-from widget_server.cases.events import CaseEvent, EventError
+from widget_server.cases.events import CaseEvent, EventError, Recorded
 from widget_server.frame.world import Widget
 from widget_server.reports.reporting import Reporting
 from widget_server.reports.signature import HEADER, SignatureError, verify
@@ -64,10 +64,16 @@ async def intake_events(request: Request) -> JSONResponse:
     except (StoreError, sqlite3.Error) as exc:
         logger.error("intake event not stored: %s", type(exc).__name__)
         return _error(503, "unavailable")  # the intake tries again later
-    if result is None:
+    if result is Recorded.UNKNOWN_CASE:
         return _error(404, "unknown_case")
-    if result:
+    if result is Recorded.NO_KEY:
+        return _error(409, "no_conversation", message="this case was opened without messages")
+    if result is Recorded.NEW:
         logger.info(
-            "case event id=%s report=%s status=%s", event.event_id, event.report_id, event.status
+            "case event id=%s report=%s type=%s status=%s",
+            event.event_id,
+            event.report_id,
+            event.kind,
+            event.status or "-",
         )
-    return JSONResponse({"event_id": event.event_id, "duplicate": not result})
+    return JSONResponse({"event_id": event.event_id, "duplicate": result is Recorded.DUPLICATE})

@@ -10,7 +10,7 @@ from conftest import OpenOutbox
 
 from testkit.reports import example_report
 from widget_server.cases.codes import GROUP, LENGTH, derive, follow_up, new_code, normalize_code
-from widget_server.cases.events import CaseEvent, record, timeline
+from widget_server.cases.events import CaseEvent, Recorded, record, timeline
 from widget_server.cases.store import WRONG_CODES, CaseStore, Guesses
 from widget_server.ratelimit import Buckets
 from widget_server.reports.reference import ALPHABET
@@ -91,7 +91,7 @@ def test_closed_cases_are_deleted_after_their_retention_and_nothing_else(
     still = outbox.accept(example_report(), follow_up=follow_up(open_code))
     now = time.time()
     closed = CaseEvent("evt-1", old.report_id, "status", "closed", now - 91 * 86_400)
-    assert record(outbox.db, closed) is True
+    assert record(outbox.db, closed) is Recorded.NEW
     cases = CaseStore(outbox.db, memory_guesses())
     assert cases.forget_closed(90, now=now) == 1
     assert cases.open(old.reference, old_code, "203.0.113.7").case is None

@@ -119,7 +119,11 @@ def test_a_forged_stale_or_foreign_signature_is_refused_before_anything_is_read(
     ("change", "field"),
     [
         ({"status": "solved"}, "status"),
-        ({"type": "message"}, "type"),
+        ({"type": "call"}, "type"),
+        ({"type": "message"}, "text"),
+        ({"type": "message", "text": " \n "}, "text"),
+        ({"type": "message", "text": "x" * 10_001}, "text"),
+        ({"accepting_messages": "no"}, "accepting_messages"),
         ({"event_id": "a b"}, "event_id"),
         ({"at": "yesterday"}, "at"),
         ({"at": "2026-12-03T10:00:00"}, "at"),

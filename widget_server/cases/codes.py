@@ -3,8 +3,9 @@
 A code is shown once, on the page that gives the reference number, and is
 never stored: the server keeps a salt and a verifier derived from it with
 scrypt (memory-hard, so a stolen database cannot be searched for codes), and
-the same derivation gives the key that will encrypt the case's messages. The
-reference says which case; only the code opens it.
+the same derivation gives the case's private key, whose public half seals the
+conversation (:mod:`.sealing`). The reference says which case; only the code
+opens it.
 
 A code uses the reference's alphabet (no ``0``/``O``, no ``1``/``I``/``L``):
 18 symbols of 31 carry 89 bits, in three groups of six a victim can copy by
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from widget_server.cases.sealing import public_key
 from widget_server.reports.records import FollowUp
 from widget_server.reports.reference import ALPHABET
 
@@ -45,7 +47,7 @@ def normalize_code(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Secrets:
-    """What a code gives: the verifier the server keeps, and the case's message key."""
+    """What a code gives: the verifier the server keeps, and the case's private key."""
 
     verifier: bytes
     key: bytes
@@ -58,11 +60,16 @@ def derive(code: str, salt: bytes) -> Secrets:
 
 
 def follow_up(code: str) -> FollowUp:
-    """What the outbox keeps of a new case's code: a fresh salt and the verifier."""
+    """What the outbox keeps of a new case's code: a fresh salt, the verifier, the public key."""
     salt = secrets.token_bytes(16)
-    return FollowUp(salt, derive(code, salt).verifier)
+    derived = derive(code, salt)
+    return FollowUp(salt, derived.verifier, public_key(derived.key))
 
 
-def opens(stored: FollowUp, code: str) -> bool:
-    """Whether ``code`` (canonical) opens the case ``stored`` is of, in constant time."""
-    return hmac.compare_digest(derive(code, stored.salt).verifier, stored.verifier)
+def opens(stored: FollowUp, code: str) -> bytes | None:
+    """The case's private key if ``code`` (canonical) opens the case ``stored`` is of.
+
+    The verifiers are compared in constant time.
+    """
+    derived = derive(code, stored.salt)
+    return derived.key if hmac.compare_digest(derived.verifier, stored.verifier) else None

@@ -3,9 +3,14 @@
 The intake posts them to ``POST /intake/events`` (:mod:`widget_server.webhook`),
 signed like reports; an event is committed before the 2xx, and the same
 ``event_id`` again changes nothing, so the intake may retry until it gets an
-answer. A ``status`` event moves the case (``closed`` closes it); later kinds
-(an officer's message) are refused until the server knows them, with a 400 the
-intake can read.
+answer. Two kinds:
+
+- ``status``: the case moves (``closed`` closes it, and closes it to the
+  victim's messages); ``accepting_messages: false`` closes it to messages
+  while it stays open, ``true`` opens it again;
+- ``message``: an officer wrote to the victim. The text is sealed to the
+  case's public key in the transaction that stores the event
+  (:mod:`.sealing`), so it is never written readable, not even for a moment.
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
+from widget_server.cases.sealing import seal
 from widget_server.storage.database import Database
 
 #: The statuses an intake may set, in the order a case usually goes through them.
 STATUSES: tuple[str, ...] = ("received", "in_progress", "complaint_advised", "closed")
+
+#: The longest officer's message, in characters.
+MAX_OFFICER_TEXT = 10_000
 
 #: What ``event_id`` may look like: the intake's own id, a UUID or alike.
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -35,13 +45,15 @@ class EventError(ValueError):
 
 @dataclass(frozen=True)
 class CaseEvent:
-    """One event, checked: only ids, a status and a time; never free text yet."""
+    """One event, checked. ``text`` is an officer's message (kept in memory only to seal it)."""
 
     event_id: str
     report_id: str
     kind: str
-    status: str
+    status: str | None
     at: float
+    accepting_messages: bool | None = None
+    text: str = ""
 
     @classmethod
     def parse(cls, data: Any) -> CaseEvent:
@@ -53,42 +65,77 @@ class CaseEvent:
             raise EventError("event_id", "event_id: 1 to 64 letters, digits, '_', '.', ':', '-'")
         if not isinstance(report_id, str) or not 1 <= len(report_id) <= 64:
             raise EventError("report_id", "report_id: the id of a report this server sent")
-        if data.get("type") != "status":
-            raise EventError("type", "type: only 'status' events are known to this server")
+        at = _moment(data.get("at"))
+        kind = data.get("type")
+        if kind == "message":
+            text = data.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise EventError("text", "text: the officer's message, not empty")
+            if len(text) > MAX_OFFICER_TEXT:
+                raise EventError("text", f"text: at most {MAX_OFFICER_TEXT} characters")
+            return cls(event_id, report_id, "message", None, at, text=text.strip())
+        if kind != "status":
+            raise EventError("type", "type: 'status' or 'message'")
         status = data.get("status")
         if status not in STATUSES:
             raise EventError("status", f"status: one of {', '.join(STATUSES)}")
-        at = data.get("at")
-        if not isinstance(at, str):
-            raise EventError("at", "at: when it happened, as an ISO 8601 time with its offset")
-        try:
-            moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-        except ValueError:
-            raise EventError("at", "at: an ISO 8601 time such as 2026-12-03T10:00:00Z") from None
-        if moment.tzinfo is None:
-            raise EventError("at", "at: give the time's offset (Z for UTC)")
-        return cls(event_id, report_id, "status", str(status), moment.timestamp())
+        accepting = data.get("accepting_messages")
+        if accepting is not None and not isinstance(accepting, bool):
+            raise EventError("accepting_messages", "accepting_messages: true or false")
+        return cls(event_id, report_id, "status", str(status), at, accepting)
 
 
-def record(db: Database, event: CaseEvent) -> bool | None:
-    """Store ``event`` and apply it, in one transaction: ``True`` if new, ``False`` if seen
-    before, ``None`` if its report has no case here."""
+def _moment(at: Any) -> float:
+    if not isinstance(at, str):
+        raise EventError("at", "at: when it happened, as an ISO 8601 time with its offset")
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise EventError("at", "at: an ISO 8601 time such as 2026-12-03T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise EventError("at", "at: give the time's offset (Z for UTC)")
+    return moment.timestamp()
+
+
+class Recorded(Enum):
+    """What storing an event came to."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    #: Its report has no case here (or it was deleted after its retention).
+    UNKNOWN_CASE = "unknown_case"
+    #: A message for a case opened before messages existed: there is no key to seal it to.
+    NO_KEY = "no_key"
+
+
+def record(db: Database, event: CaseEvent) -> Recorded:
+    """Store ``event`` and apply it, in one transaction."""
     now = time.time()
     with db.write() as session:
-        if (
-            session.execute(
-                "SELECT 1 FROM cases WHERE report_id = ?", (event.report_id,)
-            ).fetchone()
-            is None
-        ):
-            return None
+        case = session.execute(
+            "SELECT public_key FROM cases WHERE report_id = ?", (event.report_id,)
+        ).fetchone()
+        if case is None:
+            return Recorded.UNKNOWN_CASE
+        if event.kind == "message" and case[0] is None:
+            return Recorded.NO_KEY
         inserted = session.execute(
             "INSERT INTO case_events (event_id, report_id, kind, status, at, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING event_id",
             (event.event_id, event.report_id, event.kind, event.status, event.at, now),
         ).fetchone()
         if inserted is None:
-            return False
+            return Recorded.DUPLICATE
+        if event.kind == "message":
+            session.execute(
+                "INSERT INTO case_messages (sender, id, report_id, sealed, at, delivered_at) "
+                "VALUES ('officer', ?, ?, ?, ?, ?)",
+                (event.event_id, event.report_id, seal(bytes(case[0]), event.text), event.at, now),
+            )
+            session.execute(
+                "UPDATE cases SET updated_at = ? WHERE report_id = ?", (now, event.report_id)
+            )
+            return Recorded.NEW
         # The latest event (by its own time) decides the status, whatever the order of arrival.
         latest = session.execute(
             "SELECT status FROM case_events WHERE report_id = ? AND kind = 'status' "
@@ -100,7 +147,12 @@ def record(db: Database, event: CaseEvent) -> bool | None:
             "UPDATE cases SET status = ?, updated_at = ?, closed_at = ? WHERE report_id = ?",
             (status, now, event.at if status == "closed" else None, event.report_id),
         )
-    return True
+        if event.accepting_messages is not None:
+            session.execute(
+                "UPDATE cases SET messages_closed = ? WHERE report_id = ?",
+                (int(not event.accepting_messages), event.report_id),
+            )
+    return Recorded.NEW
 
 
 def timeline(db: Database, report_id: str) -> list[tuple[str, float]]:

@@ -43,12 +43,14 @@ class Case:
     #: The intake's own number for the case, once it has received the report.
     case_number: str | None
     closed_at: float | None
+    #: Whether the victim may write: not once closed, nor when an officer closed it to messages.
+    accepting_messages: bool = True
 
 
 _CASE = (
     "SELECT r.id, r.reference, c.status, r.state, r.accepted_at, r.delivered_at, "
-    "r.case_number, c.closed_at, c.salt, c.verifier "
-    "FROM cases c JOIN reports r ON r.id = c.report_id WHERE r.reference = ?"
+    "r.case_number, c.closed_at, c.salt, c.verifier, c.messages_closed, c.public_key "
+    "FROM cases c JOIN reports r ON r.id = c.report_id WHERE {where}"
 )
 
 
@@ -78,10 +80,12 @@ class Guesses:
 
 @dataclass(frozen=True)
 class Opened:
-    """What an attempt to open a case came to: the case, or how long to wait."""
+    """What an attempt to open a case came to: the case and its key, or how long to wait."""
 
     case: Case | None
     wait: float = 0.0
+    #: The case's private key, derived from the code: it reads the conversation.
+    key: bytes = b""
 
 
 class CaseStore:
@@ -101,15 +105,17 @@ class CaseStore:
         if wait > 0:
             return Opened(None, wait)
         canonical_code = normalize_code(code)
-        found = self._find(canonical_reference) if canonical_code else None
-        if found is not None and canonical_code is not None and opens(found[1], canonical_code):
-            return Opened(found[0])
+        found = self._find("r.reference = ?", canonical_reference) if canonical_code else None
+        if found is not None and canonical_code is not None:
+            key = opens(found[1], canonical_code)
+            if key is not None:
+                return Opened(found[0], key=key)
         self.guesses.failed(client, canonical_reference)
         return Opened(None)
 
-    def _find(self, reference: str) -> tuple[Case, FollowUp] | None:
+    def _find(self, where: str, value: str) -> tuple[Case, FollowUp] | None:
         with self.db.read() as db:
-            row = db.execute(_CASE, (reference,)).fetchone()
+            row = db.execute(_CASE.format(where=where), (value,)).fetchone()
         if row is None:
             return None
         case = Case(
@@ -121,29 +127,31 @@ class CaseStore:
             delivered_at=None if row[5] is None else float(row[5]),
             case_number=row[6],
             closed_at=None if row[7] is None else float(row[7]),
+            accepting_messages=row[7] is None and not row[10] and row[11] is not None,
         )
         return case, FollowUp(bytes(row[8]), bytes(row[9]))
 
     def forget_closed(self, days: int, *, now: float | None = None) -> int:
-        """Delete the cases closed more than ``days`` ago, with their events; how many.
+        """Delete the cases closed more than ``days`` ago, with their events and messages.
 
         The report's own row stays (its reference still says "received" on the
         sent page); only what follows it up goes.
         """
         cutoff = (time.time() if now is None else now) - days * 86_400
         with self.db.write() as db:
-            db.execute(
-                "DELETE FROM case_events WHERE report_id IN "
-                "(SELECT report_id FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?)",
-                (cutoff,),
-            )
+            for table in ("case_events", "case_messages"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE report_id IN "  # noqa: S608 - our own names
+                    "(SELECT report_id FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?)",
+                    (cutoff,),
+                )
             return int(
                 db.execute(
                     "DELETE FROM cases WHERE closed_at IS NOT NULL AND closed_at < ?", (cutoff,)
                 ).rowcount
             )
 
-    def get(self, reference: str) -> Case | None:
-        """The case of ``reference``, for a page already opened with its code."""
-        found = self._find(reference)
+    def get(self, report_id: str) -> Case | None:
+        """The case of ``report_id``, for a page already opened with its code."""
+        found = self._find("r.id = ?", report_id)
         return None if found is None else found[0]

@@ -36,6 +36,9 @@ from widget_server.settings import Settings
 
 HOST = "127.0.0.1"
 
+#: The demo's officer key: the password of the reference intake's console.
+DEMO_OFFICER_KEY = "demo-officer"
+
 
 @dataclass
 class Served:
@@ -43,7 +46,8 @@ class Served:
 
     name: str
     url: str
-    server: uvicorn.Server
+    #: ``None`` for a page another server serves (the officers' console).
+    server: uvicorn.Server | None
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,13 +106,14 @@ def run_demo(args: argparse.Namespace) -> int:
         ),
         *more_servers(args, settings, partner),
     ]
-    for item in served:
-        _check_free(item.server.config.port)
+    servers = [item.server for item in served if item.server is not None]
+    for server in servers:
+        _check_free(server.config.port)
     width = max(len(item.name) for item in served) + 2
     for item in served:
         print(f"{item.name + ':':<{width}}{item.url}")
     print("Open the demo partner site in a browser. Ctrl-C stops the demo.", flush=True)
-    asyncio.run(_serve_all([item.server for item in served]))
+    asyncio.run(_serve_all(servers))
     return 0
 
 
@@ -117,10 +122,19 @@ def more_servers(args: argparse.Namespace, settings: Settings, partner: Partner)
     if os.environ.get("WIDGET_INTAKE_URL", "").strip():
         return []
     server = intake_server(
-        HOST, args.intake_port, settings.data_dir / "intake.sqlite3", settings.intake_key
+        HOST,
+        args.intake_port,
+        settings.data_dir / "intake.sqlite3",
+        settings.intake_key,
+        officers={DEMO_OFFICER_KEY: "Demo officer"},
+        events_url=f"{settings.public_url}/intake/events",
     )
     server.config.log_config = log_config()
-    return [Served("Reference intake", f"http://{HOST}:{args.intake_port}/reports", server)]
+    console = f"http://{HOST}:{args.intake_port}/console/ (password {DEMO_OFFICER_KEY})"
+    return [
+        Served("Reference intake", f"http://{HOST}:{args.intake_port}/reports", server),
+        Served("Officers' console", console, None),
+    ]
 
 
 def _server(app: ASGIApp, port: int) -> uvicorn.Server:

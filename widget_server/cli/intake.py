@@ -23,6 +23,7 @@ import uvicorn
 
 from widget_server.cli.errors import CommandError
 from widget_server.intake.app import create_intake_app
+from widget_server.intake.console import officer_keys
 from widget_server.intake.store import is_database_url
 from widget_server.reports.forwarder import Forwarder, Tuning
 from widget_server.reports.outbox import Outbox, outbox_path
@@ -61,6 +62,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     intake.add_argument(
         "--operator-key", default="", help="protect GET /reports with this Bearer token"
+    )
+    intake.add_argument(
+        "--officer-key",
+        action="append",
+        default=[],
+        metavar="[NAME:]KEY",
+        help="open the officers' console at /console/ to this key, named NAME; repeatable",
+    )
+    intake.add_argument(
+        "--events-url",
+        help="the widget server's /intake/events, where officers' replies and statuses are "
+        "sent (default: WIDGET_PUBLIC_URL/intake/events)",
     )
     intake.set_defaults(handler=run_intake)
 
@@ -114,13 +127,15 @@ def intake_server(
     operator_key: str = "",
     *,
     log_level: str = "info",
+    officers: dict[str, str] | None = None,
+    events_url: str | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for the reference intake, to ``await server.serve()`` in a loop.
 
     Stop it with ``server.should_exit = True``. ``widget-server demo`` runs one
     beside the widget server and points ``WIDGET_INTAKE_URL`` at it.
     """
-    app = create_intake_app(db_path, key, operator_key)
+    app = create_intake_app(db_path, key, operator_key, officers=officers, events_url=events_url)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
     return uvicorn.Server(config)
 
@@ -136,6 +151,18 @@ def run_intake(args: argparse.Namespace) -> int:
             f"--operator-key is shorter than {MIN_KEY_LENGTH} characters; production needs a "
             "long random key"
         )
+    try:
+        officers = officer_keys(args.officer_key)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if settings.production and any(len(key) < MIN_KEY_LENGTH for key in officers):
+        raise CommandError(
+            f"an --officer-key is shorter than {MIN_KEY_LENGTH} characters; production needs "
+            "long random keys"
+        )
+    events_url = args.events_url
+    if events_url is None and settings.public_url:
+        events_url = settings.public_url.rstrip("/") + "/intake/events"
     db_path = args.db or settings.data_dir / "intake.sqlite3"
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.operator_key:
         print(
@@ -148,7 +175,21 @@ def run_intake(args: argparse.Namespace) -> int:
         f"Reference intake on http://{args.host}:{args.port}/reports (database {shown})",
         file=sys.stderr,
     )
-    server = intake_server(args.host, args.port, db_path, keys, args.operator_key)
+    if officers:
+        print(
+            f"Officers' console on http://{args.host}:{args.port}/console/ for "
+            f"{', '.join(sorted(set(officers.values())))}; events to {events_url or 'nowhere'}",
+            file=sys.stderr,
+        )
+    server = intake_server(
+        args.host,
+        args.port,
+        db_path,
+        keys,
+        args.operator_key,
+        officers=officers,
+        events_url=events_url,
+    )
     try:
         server.run()
     except OSError as exc:
@@ -239,7 +280,16 @@ def _retry(outbox: Outbox, args: argparse.Namespace) -> int:
     if row is None:
         raise CommandError(f"no report {args.report} in the outbox")
     if row.state != "dead":
-        raise CommandError(f"report {row.reference} is {row.state}, not dead; nothing to retry")
+        messages = outbox.retry_dead_messages(row.report_id)
+        if not messages:
+            raise CommandError(
+                f"report {row.reference} is {row.state}, not dead, and no message on its case "
+                "is dead; nothing to retry"
+            )
+        print(
+            f"{messages} message{'s' if messages != 1 else ''} of {row.reference} put back in line"
+        )
+        return 0
     outbox.retry_dead(row.report_id)
     print(f"report {row.reference} put back in line")
     return 0

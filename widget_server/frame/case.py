@@ -2,15 +2,22 @@
 
 ``GET /case`` is the server's own page, for a victim whose partner page is
 gone or who changed device; ``/w/{token}/case`` is the same inside a
-partner's frame ("Follow up a report" on the first page). Both post the
-reference and the code to themselves; no cookie is set. A wrong pair, an
-unknown reference and a malformed code get the same answer, and wrong tries
-are throttled (:mod:`widget_server.cases.store`).
+partner's frame ("Follow up a report" on the first page). Both post to
+themselves, and no cookie is set:
+
+- ``reference`` and ``code`` open the case (a wrong pair, an unknown
+  reference and a malformed code get the same answer; wrong tries are
+  throttled, :mod:`widget_server.cases.store`);
+- ``case`` (the short-lived token the case page carries, :mod:`widget_server.cases.tokens`)
+  with ``do=write`` and ``text`` sends a message, with ``do=refresh`` shows
+  what is new. A token that has expired asks for the code again and keeps
+  the message typed, which is sent once the case is open.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server.cases import conversation
+from widget_server.cases.conversation import MAX_TEXT, Refused, Writing
 from widget_server.cases.events import timeline
 from widget_server.cases.store import Case, CaseStore
+from widget_server.cases.tokens import CaseTokens, OpenedCase
 from widget_server.frame.forms import read_form, single
 from widget_server.frame.pages import render
 from widget_server.frame.request import BadForm, Frame, open_frame
@@ -27,6 +37,12 @@ from widget_server.frame.world import Widget
 from widget_server.i18n import negotiate
 from widget_server.languages import LOCALES
 from widget_server.reports.reporting import Reporting
+
+#: The fields a case form may send, each once.
+_FIELDS = ("reference", "code", "case", "do", "text")
+
+#: What a refused message answers, by reason.
+_REFUSED_STATUS = {"empty": 400, "too_long": 400, "closed": 409, "too_many": 429, "waiting": 429}
 
 
 def _frame(request: Request) -> Frame:
@@ -49,18 +65,30 @@ def day(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).date().isoformat()
 
 
+def moment(timestamp: float) -> str:
+    """The UTC day and minute of ``timestamp``, for a message."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _form(
-    frame: Frame, reporting: Reporting, *, status: int, error: str = "", reference: str = ""
+    frame: Frame,
+    reporting: Reporting,
+    *,
+    status: int,
+    error: str = "",
+    reference: str = "",
+    text: str = "",
 ) -> Response:
     return render(
         frame,
         "case_open.html",
         status=status,
-        autofocus=status != 200 or bool(frame.token),
+        autofocus=status != 200 or bool(frame.token) or bool(text),
         r=reporting.translator(frame.locale),
         case_action=_action(frame),
         error=error,
         reference=reference,
+        kept_text=text,
     )
 
 
@@ -70,13 +98,16 @@ async def case_form(request: Request) -> Response:
 
 
 async def case_open(request: Request) -> Response:
-    """Open the case the posted reference and code name, or say they do not match."""
+    """Open the case the posted reference and code name, or act on the case already open."""
     frame = _frame(request)
+    form = await read_form(request)
+    if form is None or any(len(form.get(key, ())) > 1 for key in _FIELDS):
+        raise BadForm(frame)
+    text = conversation.clean(single(form, "text") or "")[: MAX_TEXT * 2]
+    if "case" in form:
+        return await _on_open_case(request, frame, form, text)
     reporting: Reporting = request.app.state.reporting
     cases: CaseStore = request.app.state.cases
-    form = await read_form(request)
-    if form is None or any(len(form.get(key, ())) > 1 for key in ("reference", "code")):
-        raise BadForm(frame)
     reference, code = single(form, "reference") or "", single(form, "code") or ""
     client = request.client.host if request.client else None
     opened = await run_in_threadpool(cases.open, reference[:64], code[:64], client)
@@ -84,26 +115,109 @@ async def case_open(request: Request) -> Response:
     if opened.wait > 0:
         minutes = max(1, math.ceil(opened.wait / 60))
         response = _form(
-            frame, reporting, status=429, error=r("case_wait", minutes=minutes), reference=reference
+            frame,
+            reporting,
+            status=429,
+            error=r("case_wait", minutes=minutes),
+            reference=reference,
+            text=text,
         )
         response.headers["retry-after"] = str(math.ceil(opened.wait))
         return response
     if opened.case is None:
         return _form(
-            frame, reporting, status=400, error=r("case_not_found"), reference=reference[:32]
+            frame,
+            reporting,
+            status=400,
+            error=r("case_not_found"),
+            reference=reference[:32],
+            text=text,
         )
-    return _case(frame, reporting, opened.case)
+    key = OpenedCase(opened.case.report_id, opened.key)
+    if text:  # a message typed before the page expired: send it now
+        return await _write(request, frame, opened.case, key, text)
+    return await _case(request, frame, opened.case, key)
 
 
-def _case(frame: Frame, reporting: Reporting, case: Case, **context: Any) -> Response:
+async def _on_open_case(
+    request: Request, frame: Frame, form: Mapping[str, list[str]], text: str
+) -> Response:
+    tokens: CaseTokens = request.app.state.case_tokens
+    cases: CaseStore = request.app.state.cases
+    reporting: Reporting = request.app.state.reporting
+    opened = tokens.read(single(form, "case") or "")
+    case = await run_in_threadpool(cases.get, opened.report_id) if opened else None
+    if opened is None or case is None:
+        r = reporting.translator(frame.locale)
+        error = r("case_expired_kept" if text else "case_expired")
+        return _form(frame, reporting, status=400, error=error, text=text)
+    action = single(form, "do")
+    if action == "write":
+        return await _write(request, frame, case, opened, text)
+    if action in (None, "refresh"):
+        return await _case(request, frame, case, opened)
+    raise BadForm(frame)
+
+
+async def _write(
+    request: Request, frame: Frame, case: Case, opened: OpenedCase, text: str
+) -> Response:
+    writing: Writing = request.app.state.case_writing
+    reporting: Reporting = request.app.state.reporting
+    r = reporting.translator(frame.locale)
+    try:
+        await run_in_threadpool(writing.write, case, opened.key, text, frame.locale)
+    except Refused as refused:
+        minutes = max(1, math.ceil(refused.wait / 60))
+        error = r("message_refused." + refused.reason, max=MAX_TEXT, minutes=minutes)
+        response = await _case(
+            request,
+            frame,
+            case,
+            opened,
+            status=_REFUSED_STATUS[refused.reason],
+            message_error=error,
+            text=text,
+        )
+        if refused.wait:
+            response.headers["retry-after"] = str(math.ceil(refused.wait))
+        return response
+    reporting.wake()
+    return await _case(request, frame, case, opened, notice=r("message_saved"))
+
+
+async def _case(
+    request: Request,
+    frame: Frame,
+    case: Case,
+    opened: OpenedCase,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    reporting: Reporting = request.app.state.reporting
+    tokens: CaseTokens = request.app.state.case_tokens
+    statuses, messages = await run_in_threadpool(
+        lambda: (
+            timeline(reporting.outbox.db, case.report_id),
+            conversation.read(reporting.outbox, case.report_id, opened.key),
+        )
+    )
+    for name in ("text", "notice", "message_error"):
+        context.setdefault(name, "")
     return render(
         frame,
         "case.html",
-        status=200,
+        status=status,
         autofocus=True,
         r=reporting.translator(frame.locale),
         case=case,
-        statuses=timeline(reporting.outbox.db, case.report_id),
+        statuses=statuses,
+        messages=messages,
+        case_token=tokens.issue(opened),
+        case_action=_action(frame),
+        max_text=MAX_TEXT,
         day=day,
+        moment=moment,
         **context,
     )

@@ -16,15 +16,21 @@ partners and intake teams test against, and the real peer of the fault tests.
   client per 10 minutes before it answers 429.
 - ``GET /cases/{case}`` is the follow-up page a victim may open: the case
   number and when it was received, nothing from the report.
-- ``GET /openapi.yaml`` and ``GET /report.schema.json`` publish the contract.
+- ``POST /reports/{report_id}/messages`` takes a victim's message on a case,
+  checked and de-duplicated the same way, acknowledged by echoing its
+  ``message_id``; the officers answer in the console (:mod:`.console`), and
+  what they do reaches the widget server's ``/intake/events`` (:mod:`.notifier`).
+- ``GET /openapi.yaml``, ``GET /report.schema.json`` and ``GET /message.schema.json``
+  publish the contract.
 
-:class:`~.intake_faults.Faults` makes it misbehave on purpose (errors, stalls,
+:class:`~.faults.Faults` makes it misbehave on purpose (errors, stalls,
 dropped connections, 2xx answers that acknowledge nothing) for the fault tests
-and the benchmark; its database is :mod:`.intake_store`.
+and the benchmark, for reports and messages alike; its database is :mod:`.store`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -33,7 +39,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -48,7 +54,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from widget_server.intake.console import Console
+from widget_server.intake.conversations import Conversations, UnknownCase
 from widget_server.intake.faults import DropMiddleware, Faults
+from widget_server.intake.notifier import EventSender
 from widget_server.intake.store import IntakeStore
 from widget_server.ratelimit import GuessThrottle
 from widget_server.reports import signature
@@ -76,6 +85,8 @@ def create_intake_app(
     *,
     faults: Faults | None = None,
     public_url: str | None = None,
+    officers: dict[str, str] | None = None,
+    events_url: str | None = None,
 ) -> Starlette:
     """The reference intake's ASGI app.
 
@@ -83,20 +94,34 @@ def create_intake_app(
     ``operator_key``, when set, protects ``GET /reports`` (Bearer token, or the
     password of HTTP Basic in a browser). ``public_url`` is the base of the
     follow-up links; by default, the address the request came to.
+    ``officers`` (key → name) open the console; ``events_url`` is the widget
+    server's ``/intake/events``, where officers' replies and statuses go.
     """
     keys = (key,) if isinstance(key, str) else tuple(key)
     if not keys or not all(keys):
         raise ValueError("the intake needs a signing key")
     state: dict[str, IntakeStore] = {}
+    talk: dict[str, Conversations] = {}
     guesses = GuessThrottle()
+    console = Console(lambda: talk["conversations"], officers or {}, guesses)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state["store"] = IntakeStore(db_path)
         app.state.store = state["store"]
+        talk["conversations"] = app.state.conversations = Conversations(state["store"].db)
+        stop = asyncio.Event()
+        sender = None
+        if events_url:
+            notifier = EventSender(talk["conversations"], events_url, keys)
+            talk["conversations"].on_event = _threadsafe(notifier.wake)
+            sender = asyncio.create_task(notifier.run(stop), name="intake-events")
         try:
             yield
         finally:
+            stop.set()
+            if sender is not None:
+                await sender
             state.pop("store").close()
 
     async def receive(request: Request) -> Response:
@@ -158,6 +183,63 @@ def create_intake_app(
             201 if new else 200,
         )
 
+    async def receive_message(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+        if faults is not None and not faults.after_store:
+            injected = await faults.apply()
+            if injected is not None:
+                return injected
+        try:
+            signature.verify(request.headers.get(signature.HEADER), body, keys)
+        except signature.SignatureError as exc:
+            status = 401 if exc.reason in ("signature_missing", "signature_malformed") else 403
+            return _error(status, exc.reason, str(exc))
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(415, "unsupported_media_type", "the body must be application/json")
+        idempotency_key = request.headers.get("idempotency-key", "")
+        if not idempotency_key:
+            return _error(400, "idempotency_key_missing", "the Idempotency-Key header is missing")
+        try:
+            message = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "malformed_json", "the body is not UTF-8 JSON")
+        errors = schema_errors(message, "message")
+        if errors:
+            return _error(400, "schema", "the message does not match the schema", errors=errors)
+        if idempotency_key != message["message_id"]:
+            return _error(
+                400, "idempotency_key_mismatch", "the Idempotency-Key must be the message_id"
+            )
+        if message["report_id"] != request.path_params["report_id"]:
+            return _error(400, "report_mismatch", "the report_id differs from the URL's")
+        try:
+            received_at, new = await run_in_threadpool(talk["conversations"].receive, message, body)
+        except UnknownCase:
+            return _error(404, "unknown_report", "no report with this id was received here")
+        if new is None:
+            return _error(
+                409,
+                "idempotency_conflict",
+                "this Idempotency-Key was used before with a different body",
+            )
+        if faults is not None and faults.after_store:
+            injected = await faults.apply()
+            if injected is not None:
+                return injected
+        if new:
+            log.info("stored message id=%s report=%s", message["message_id"], message["report_id"])
+        return JSONResponse(
+            {
+                "message_id": message["message_id"],
+                "idempotency_key": idempotency_key,
+                "received_at": received_at,
+            },
+            201 if new else 200,
+        )
+
     async def listing(request: Request) -> Response:
         wants_html = "text/html" in request.headers.get("accept", "")
         client = request.client.host if request.client else None
@@ -199,6 +281,7 @@ def create_intake_app(
     async def contract(request: Request) -> Response:
         name = request.url.path.lstrip("/")
         media = "application/schema+json"
+        # (report.schema.json, message.schema.json and the OpenAPI that names both.)
         if name.endswith(".yaml"):
             name, media = "intake.openapi.yaml", "application/yaml"
         text = resources.files("widget_server").joinpath("schemas", name).read_text("utf-8")
@@ -208,13 +291,26 @@ def create_intake_app(
         routes=[
             Route("/reports", receive, methods=["POST"]),
             Route("/reports", listing, methods=["GET"]),
+            Route("/reports/{report_id}/messages", receive_message, methods=["POST"]),
             Route("/cases/{case}", case, methods=["GET"]),
             Route("/openapi.yaml", contract, methods=["GET"]),
             Route("/report.schema.json", contract, methods=["GET"]),
+            Route("/message.schema.json", contract, methods=["GET"]),
+            *console.routes(),
         ],
         middleware=[Middleware(DropMiddleware)],
         lifespan=lifespan,
     )
+
+
+def _threadsafe(wake: Callable[[], None]) -> Callable[[], None]:
+    """``wake`` callable from the threads that write the database."""
+    loop = asyncio.get_running_loop()
+
+    def threadsafe() -> None:
+        loop.call_soon_threadsafe(wake)
+
+    return threadsafe
 
 
 async def _read_body(request: Request) -> bytes | None:
@@ -312,8 +408,12 @@ class IntakeThread:
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        officers: dict[str, str] | None = None,
+        events_url: str | None = None,
     ) -> None:
-        self.app = create_intake_app(db_path, key, operator_key, faults=faults)
+        self.app = create_intake_app(
+            db_path, key, operator_key, faults=faults, officers=officers, events_url=events_url
+        )
         self.db_path = db_path
         self.host = host
         self.port = port

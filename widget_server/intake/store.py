@@ -37,6 +37,39 @@ CREATE TABLE IF NOT EXISTS {name} (
 )
 """
 
+#: The conversations (issue 15): each case's status, the messages both ways,
+#: and the events waiting to be sent to the widget server (its outbox).
+_CONVERSATIONS = """
+ALTER TABLE intake_reports ADD COLUMN status TEXT NOT NULL DEFAULT 'received';
+ALTER TABLE intake_reports ADD COLUMN accepting_messages INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE intake_reports ADD COLUMN waiting_since TEXT;
+CREATE TABLE intake_messages (
+    seq         {seq},
+    message_id  TEXT NOT NULL UNIQUE,
+    report_id   TEXT NOT NULL,
+    sender      TEXT NOT NULL CHECK (sender IN ('victim', 'officer')),
+    officer     TEXT,
+    text        TEXT NOT NULL,
+    body_sha256 TEXT,
+    at          TEXT NOT NULL
+);
+CREATE INDEX intake_messages_report ON intake_messages (report_id, seq);
+CREATE TABLE intake_outgoing (
+    seq             {seq},
+    event_id        TEXT NOT NULL UNIQUE,
+    report_id       TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at {real} NOT NULL,
+    last_error      TEXT,
+    created_at      {real} NOT NULL,
+    delivered_at    {real}
+);
+CREATE INDEX intake_outgoing_due ON intake_outgoing (state, next_attempt_at)
+"""
+
 #: Migrations per database. SQLite files from before had ``reports`` and no
 #: version: the first migration leaves them as they are, the second renames
 #: the table to the name it has beside the widget's own in PostgreSQL.
@@ -44,9 +77,13 @@ MIGRATIONS = {
     "sqlite": (
         _TABLE.format(name="reports", seq="INTEGER PRIMARY KEY"),
         "ALTER TABLE reports RENAME TO intake_reports",
+        _CONVERSATIONS.format(seq="INTEGER PRIMARY KEY", real="REAL"),
     ),
     "postgresql": (
         _TABLE.format(name="intake_reports", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        _CONVERSATIONS.format(
+            seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", real="DOUBLE PRECISION"
+        ),
     ),
 }
 

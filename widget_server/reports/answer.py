@@ -43,14 +43,17 @@ def _json_object(answer: bytes) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def unacknowledged(answer: bytes, report_id: str, status: int) -> str | None:
+def unacknowledged(
+    answer: bytes, report_id: str, status: int, *, field: str = "report_id"
+) -> str | None:
     """Why a 2xx ``answer`` does not acknowledge ``report_id``, or ``None`` if it does.
 
     An acknowledgement is a JSON object whose ``report_id`` is the report's id
     exactly as sent (it is also the ``Idempotency-Key``), and whose
-    ``idempotency_key``, if the intake sends one, is that key too. The reason
-    starts with ``unacknowledged:`` and never repeats a value of the answer,
-    which may be anything (even a name from another report).
+    ``idempotency_key``, if the intake sends one, is that key too; a message's
+    acknowledgement echoes its ``message_id`` the same way (``field``). The
+    reason starts with ``unacknowledged:`` and never repeats a value of the
+    answer, which may be anything (even a name from another report).
     """
     why = f"unacknowledged: the intake answered {status}"
     if not answer.strip():
@@ -63,10 +66,10 @@ def unacknowledged(answer: bytes, report_id: str, status: int) -> str | None:
         return f"{why} with JSON that is not an object"
     if data.get("error"):
         return f"{why} with an error ({reason_of(answer, status).partition(':')[0]})"
-    if "report_id" not in data:
-        return f"{why} without the report_id"
-    if data["report_id"] != report_id:
-        return f"{why} with the report_id of another report"
+    if field not in data:
+        return f"{why} without the {field}"
+    if data[field] != report_id:
+        return f"{why} with the {field} of another {field.partition('_')[0]}"
     if "idempotency_key" in data and data["idempotency_key"] != report_id:
         return f"{why} with another idempotency_key"
     return None

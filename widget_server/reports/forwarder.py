@@ -226,7 +226,13 @@ class Forwarder:
                 await task
         await self._recorder.idle()
         stopped = [
-            Completion(claims[task].report_id, "retry", None, "stopped: handed back on shutdown")
+            Completion(
+                claims[task].report_id,
+                "retry",
+                None,
+                "stopped: handed back on shutdown",
+                message_id=claims[task].message_id,
+            )
             for task in pending
         ]
         if stopped:
@@ -252,15 +258,20 @@ class Forwarder:
                 result.case_number,
                 result.follow_up_url,
                 result.unacknowledged,
+                report.message_id,
             )
         )
         ids = f"id={report.report_id} reference={report.reference} attempt={report.attempts}"
+        what = "report"
+        if report.message_id is not None:
+            what, ids = "message", f"message={report.message_id} {ids}"
         kind = result.error.split(":")[0]
         if result.outcome == "delivered":
-            log.info("report delivered %s status=%s", ids, result.status)
+            log.info("%s delivered %s status=%s", what, ids, result.status)
         elif result.outcome == "retry":
             log.warning(
-                "report not delivered yet %s status=%s error=%s retry_in=%.2fs",
+                "%s not delivered yet %s status=%s error=%s retry_in=%.2fs",
+                what,
                 ids,
                 result.status,
                 kind,
@@ -268,7 +279,8 @@ class Forwarder:
             )
         else:
             log.error(
-                "report %s by the intake, kept as dead %s status=%s reason=%s",
+                "%s %s by the intake, kept as dead %s status=%s reason=%s",
+                what,
                 "never acknowledged" if result.unacknowledged else "refused",
                 ids,
                 result.status,
@@ -280,15 +292,18 @@ class Forwarder:
         route = self.routes.for_report(
             report.country, report.partner, self.partner_routes(report.partner)
         )
+        url = route.url
+        if report.message_id is not None:  # a victim's message on the report's case
+            url = f"{route.url.rstrip('/')}/{report.report_id}/messages"
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": report.report_id,
+            "Idempotency-Key": report.message_id or report.report_id,
             signature.HEADER: signature.sign(route.key, report.body),
         }
         try:
             async with asyncio.timeout(self.tuning.deadline):
                 async with client.stream(
-                    "POST", route.url, content=report.body, headers=headers
+                    "POST", url, content=report.body, headers=headers
                 ) as response:
                     answer = await read_limited(response)
         except TimeoutError:
@@ -312,8 +327,13 @@ class Forwarder:
         self, report: Claimed, status: int, answer: bytes, response: httpx.Response
     ) -> Result:
         """Delivered only if acknowledged; otherwise retried, until the budget is spent."""
-        why = unacknowledged(answer, report.report_id, status)
+        if report.message_id is not None:
+            why = unacknowledged(answer, report.message_id, status, field="message_id")
+        else:
+            why = unacknowledged(answer, report.report_id, status)
         if why is None:
+            if report.message_id is not None:
+                return Result("delivered", status)
             case_number, follow_up = case_of(answer)
             return Result("delivered", status, "", None, case_number, follow_up)
         if report.unacknowledged + 1 >= self.tuning.unacknowledged_attempts:

@@ -39,6 +39,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from widget_server.reports import message_queue
 from widget_server.reports.outbox_reads import OutboxReads
 from widget_server.reports.outbox_schema import MIGRATIONS, PG_MIGRATIONS
 from widget_server.reports.payload import ReportError, check_report, encode, observatory_summary
@@ -173,9 +174,15 @@ class Outbox(OutboxReads):
                 if inserted is not None:
                     if follow_up is not None:
                         db.execute(
-                            "INSERT INTO cases (report_id, salt, verifier, updated_at) "
-                            "VALUES (?, ?, ?, ?)",
-                            (report_id, follow_up.salt, follow_up.verifier, now),
+                            "INSERT INTO cases (report_id, salt, verifier, public_key, "
+                            "updated_at) VALUES (?, ?, ?, ?, ?)",
+                            (
+                                report_id,
+                                follow_up.salt,
+                                follow_up.verifier,
+                                follow_up.public_key,
+                                now,
+                            ),
                         )
                     break
                 # The id is taken (the victim pressed send twice, on any instance),
@@ -238,7 +245,25 @@ class Outbox(OutboxReads):
                     )
                     for r in rows
                 )
+            if len(claimed) < limit:
+                params = {"now": now, "worker": worker, "lease": now + lease}
+                claimed += message_queue.claim(db, {**params, "limit": limit - len(claimed)}, lock)
         return claimed
+
+    def add_message(self, report_id: str, message_id: str, sealed: bytes, body: bytes) -> None:
+        """Queue a victim's message for the intake, committed before this returns.
+
+        ``body`` is what the intake receives, kept until it acknowledges it;
+        ``sealed`` is the copy the victim's code opens, kept with the case.
+        """
+        now = self.clock()
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO case_messages (sender, id, report_id, sealed, body, state, "
+                "next_attempt_at, at) VALUES ('victim', ?, ?, ?, ?, 'pending', ?, ?)",
+                (message_id, report_id, sealed, body, now, now),
+            )
+            self.db.notify(db, CHANNEL)
 
     def record(self, worker: str, completions: Sequence[Completion]) -> list[bool]:
         """Write down what several attempts came to, in one transaction.
@@ -253,6 +278,9 @@ class Outbox(OutboxReads):
         applied = []
         with self._write(durable=False) as db:
             for done in completions:
+                if done.message_id is not None:
+                    applied.append(message_queue.record(db, worker, done, now))
+                    continue
                 if done.outcome == "delivered":
                     # Not tied to the claim: a report another worker re-sent after
                     # this one's lease ran out is delivered all the same.
@@ -317,9 +345,10 @@ class Outbox(OutboxReads):
         """The earliest time a report becomes due or a lease runs out, if any."""
         with self._read() as db:
             row = db.execute(
-                "SELECT min(t) FROM ("
+                "SELECT min(t) FROM ("  # noqa: S608 - constant fragments
                 "SELECT min(next_attempt_at) AS t FROM reports WHERE state = 'pending' "
-                "UNION ALL SELECT min(lease_until) FROM reports WHERE state = 'sending') AS due"
+                "UNION ALL SELECT min(lease_until) FROM reports WHERE state = 'sending' "
+                f"UNION ALL {message_queue.NEXT_WAKEUP}) AS due"
             ).fetchone()
         return None if row[0] is None else float(row[0])
 
@@ -336,7 +365,11 @@ class Outbox(OutboxReads):
                 self.db.get().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def retry_dead(self, report_id: str | None = None) -> int:
-        """Put one dead report (or all of them) back in line; return how many."""
+        """Put one dead report (or all of them) back in line; return how many.
+
+        The dead messages of the same reports go back in line too
+        (:meth:`retry_dead_messages`).
+        """
         sql = (
             "UPDATE reports SET state = 'pending', attempts = 0, unacknowledged = 0, "
             "next_attempt_at = ?, last_error = NULL, last_status = NULL WHERE state = 'dead'"
@@ -344,6 +377,20 @@ class Outbox(OutboxReads):
         params: tuple[Any, ...] = (self.clock(),)
         if report_id is not None:
             sql += " AND id = ?"
+            params = (*params, report_id)
+        self.retry_dead_messages(report_id)
+        with self._write() as db:
+            return db.execute(sql, params).rowcount
+
+    def retry_dead_messages(self, report_id: str | None = None) -> int:
+        """Put the dead messages of one report's case (or of all) back in line; how many."""
+        sql = (
+            "UPDATE case_messages SET state = 'pending', attempts = 0, unacknowledged = 0, "
+            "next_attempt_at = ?, last_error = NULL, last_status = NULL WHERE state = 'dead'"
+        )
+        params: tuple[Any, ...] = (self.clock(),)
+        if report_id is not None:
+            sql += " AND report_id = ?"
             params = (*params, report_id)
         with self._write() as db:
             return db.execute(sql, params).rowcount

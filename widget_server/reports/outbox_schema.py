@@ -66,6 +66,33 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX case_events_report ON case_events (report_id, at)
     """,
+    # 5: the conversation (issue 15): every message sealed to the case's public key;
+    # a victim's also waits, readable, in ``body`` until the intake acknowledges it.
+    """
+    ALTER TABLE cases ADD COLUMN public_key BLOB;
+    ALTER TABLE cases ADD COLUMN messages_closed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE case_messages (
+        sender          TEXT NOT NULL CHECK (sender IN ('victim', 'officer')),
+        id              TEXT NOT NULL,
+        report_id       TEXT NOT NULL REFERENCES cases (report_id),
+        sealed          BLOB NOT NULL,
+        body            BLOB,
+        state           TEXT NOT NULL DEFAULT 'delivered'
+                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        unacknowledged  INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        claimed_by      TEXT,
+        lease_until     REAL,
+        last_status     INTEGER,
+        last_error      TEXT,
+        at              REAL NOT NULL,
+        delivered_at    REAL,
+        PRIMARY KEY (sender, id)
+    );
+    CREATE INDEX case_messages_due ON case_messages (state, next_attempt_at);
+    CREATE INDEX case_messages_case ON case_messages (report_id, at)
+    """,
 )
 
 #: The same tables in PostgreSQL: bytes are ``BYTEA``, times ``DOUBLE PRECISION``,
@@ -118,6 +145,31 @@ PG_MIGRATIONS: tuple[str, ...] = (
         received_at DOUBLE PRECISION NOT NULL
     );
     CREATE INDEX case_events_report ON case_events (report_id, at)
+    """,
+    """
+    ALTER TABLE cases ADD COLUMN public_key BYTEA;
+    ALTER TABLE cases ADD COLUMN messages_closed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE case_messages (
+        sender          TEXT NOT NULL CHECK (sender IN ('victim', 'officer')),
+        id              TEXT NOT NULL,
+        report_id       TEXT NOT NULL REFERENCES cases (report_id),
+        sealed          BYTEA NOT NULL,
+        body            BYTEA,
+        state           TEXT NOT NULL DEFAULT 'delivered'
+                        CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        unacknowledged  INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION,
+        claimed_by      TEXT,
+        lease_until     DOUBLE PRECISION,
+        last_status     INTEGER,
+        last_error      TEXT,
+        at              DOUBLE PRECISION NOT NULL,
+        delivered_at    DOUBLE PRECISION,
+        PRIMARY KEY (sender, id)
+    );
+    CREATE INDEX case_messages_due ON case_messages (state, next_attempt_at);
+    CREATE INDEX case_messages_case ON case_messages (report_id, at)
     """,
 )
 

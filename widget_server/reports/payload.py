@@ -201,27 +201,29 @@ def _choice_text(question: Any, choice_id: str, locale: str) -> str:
 
 
 @cache
-def schema() -> dict[str, Any]:
-    """The published JSON Schema of a report."""
-    text = resources.files("widget_server").joinpath("schemas/report.schema.json").read_text()
+def schema(name: str = "report") -> dict[str, Any]:
+    """The published JSON Schema of a report (or of a victim's ``message``)."""
+    path = f"schemas/{name}.schema.json"
+    text = resources.files("widget_server").joinpath(path).read_text()
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(schema(name), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def schema_errors(report: Any) -> list[str]:
-    """Where ``report`` breaks the schema, without quoting any of its values.
+def schema_errors(document: Any, name: str = "report") -> list[str]:
+    """Where a report (or a ``message``) breaks its schema, without quoting any of its values.
 
     jsonschema's own messages repeat the offending value, which may be a
     victim's name or story; these lines say only where and which rule.
     """
     errors = []
-    for error in sorted(_validator().iter_errors(report), key=lambda e: list(e.absolute_path)):
-        where = "/".join(str(part) for part in error.absolute_path) or "(the report)"
+    found = _validator(name).iter_errors(document)
+    for error in sorted(found, key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(part) for part in error.absolute_path) or f"(the {name})"
         errors.append(f"{where}: fails {error.validator!r}")
     return errors[:20]
 

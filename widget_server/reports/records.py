@@ -45,6 +45,8 @@ class Claimed:
     attempts: int
     #: Unacknowledged 2xx answers so far, before this attempt.
     unacknowledged: int = 0
+    #: Set when this is a victim's message on the report's case, not the report.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Completion:
     #: The intake answered a 2xx that did not acknowledge the report (a retry or
     #: a death): one more against the report's ``unacknowledged`` budget.
     unacknowledged: bool = False
+    #: Set when the attempt sent a victim's message (see :attr:`Claimed.message_id`).
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class FollowUp:
 
     salt: bytes
     verifier: bytes
+    #: The public half of the case's key pair: anyone may seal a message to it.
+    public_key: bytes | None = None
 
 
 class OutboxStore(Protocol):
