@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -75,5 +76,16 @@ def received_ids(db_path: Path | str) -> list[str]:
     store = IntakeStore(db_path)
     try:
         return store.report_ids()
+    finally:
+        store.close()
+
+
+def victim_messages(db_path: Path | str) -> Counter[str]:
+    """The victims' message texts an intake database holds, counted (one per stored row)."""
+    store = IntakeStore(db_path)
+    try:
+        with store.db.read() as db:
+            rows = db.execute("SELECT text FROM intake_messages WHERE sender = 'victim'").fetchall()
+        return Counter(row[0] for row in rows)
     finally:
         store.close()

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from starlette.applications import Starlette
 
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from testkit.servers import bind, close_all, port_of, serve
 from widget_server.app import create_app
 from widget_server.cli.demo_site import demo_app
 from widget_server.frame.world import load_world
+from widget_server.partners import Registry
 from widget_server.settings import Settings
 from widget_server.signing import Signer
 from widget_server.trees.model import Catalog
@@ -116,6 +118,26 @@ def sockets_closed() -> Iterator[None]:
     close_all()
 
 
+def real_widget(
+    settings: Settings, partner: str, demo: str
+) -> tuple[RealSites, Starlette, Registry]:
+    """The real widget app of ``settings`` and what the tests know of it, for the test partner
+    on ``partner`` (its server also answers on 127.0.0.1, a foreign origin) and ``demo``."""
+    catalog, registry = load_world(settings)
+    signer = Signer(settings.secret_keys, settings.state_max_age)
+    sites = RealSites(
+        widget=settings.public_url,
+        partner=partner,
+        foreign=partner.replace("localhost", "127.0.0.1"),
+        token=signer.embed_token("test"),
+        catalog=catalog,
+        signer=signer,
+        entry=registry.partners["test"].tree,
+        demo=demo,
+    )
+    return sites, create_app(settings, catalog=catalog, registry=registry), registry
+
+
 @pytest.fixture(scope="package")
 def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSites]:
     """The real widget app (create_app) and the test partner site that embeds it."""
@@ -133,19 +155,7 @@ def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSites]:
         # The partner site answers 404 there: no test report leaves this machine.
         intake_url=f"http://127.0.0.1:{port_of(partner_sock)}/no-intake",
     )
-    catalog, registry = load_world(settings)
-    signer = Signer(settings.secret_keys, settings.state_max_age)
-    sites = RealSites(
-        widget=widget,
-        partner=partner,
-        foreign=f"http://127.0.0.1:{port_of(partner_sock)}",
-        token=signer.embed_token("test"),
-        catalog=catalog,
-        signer=signer,
-        entry=registry.partners["test"].tree,
-        demo=demo,
-    )
-    app = create_app(settings, catalog=catalog, registry=registry)
+    sites, app, registry = real_widget(settings, partner, demo)
     with (
         serve(app, widget_sock),
         serve(host_app(PAGES, widget, sites.token), partner_sock),

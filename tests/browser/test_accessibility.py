@@ -210,6 +210,13 @@ def test_follow_up_pages_in_every_locale(
     submit(frame, lambda: frame.locator("button.cw-primary").click())
     assert frame.locator('main[data-page="case"]').count() == 1
     violations += axe_violations(frame, f"{locale}/case")
+    submit(frame, lambda: frame.locator('button[name="do"][value="write"]').click())
+    assert frame.locator("#cw-message-error").count() == 1  # empty: refused, said why
+    violations += axe_violations(frame, f"{locale}/case with the message form's error")
+    frame.locator("#cw-message-text").fill("Un message pour l'enquêteur.")
+    submit(frame, lambda: frame.locator('button[name="do"][value="write"]').click())
+    assert frame.locator('[data-from="victim"]').count() == 1
+    violations += axe_violations(frame, f"{locale}/case with a message")
     assert violations == []
 
 

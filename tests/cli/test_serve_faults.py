@@ -97,9 +97,12 @@ def hidden(html: str, name: str) -> str:
 
 
 def send_report(
-    client: httpx.Client, token: str, answers: list[str | tuple[str, ...]]
+    client: httpx.Client, token: str, answers: list[str | tuple[str, ...]], **fields: str
 ) -> httpx.Response:
-    """One victim: the whole diagnosis over HTTP, then the report; the page that answers it."""
+    """One victim: the whole diagnosis over HTTP, then the report; the page that answers it.
+
+    ``fields`` change or add fields of the report form (a description, another name).
+    """
     page = client.get(f"/w/{token}", params={"lang": "en"})
     assert page.status_code == 200
     step = f"/w/{token}/step"
@@ -124,6 +127,7 @@ def send_report(
             "email": "victime@example.org",
             "country": "FR",
             "consent": "yes",
+            **fields,
         },
     )
 

@@ -16,7 +16,7 @@ from conftest import OpenOutbox
 from helpers import wait_for
 from test_forwarder_faults import KEY, forwarding, settings_for
 
-from testkit.reports import example_report
+from testkit.reports import example_report, victim_messages
 from widget_server.cases import conversation
 from widget_server.cases.codes import derive, follow_up, new_code
 from widget_server.cases.conversation import Writing
@@ -56,16 +56,6 @@ def write(outbox: Outbox, cases: CaseStore, report_id: str, key: bytes, text: st
     return Writing(outbox, Buckets(Rate(99, 1))).write(case, key, text, "fr")
 
 
-def intake_messages(intake_db: Path) -> Counter[str]:
-    store = IntakeStore(intake_db)
-    try:
-        with store.db.read() as db:
-            rows = db.execute("SELECT text FROM intake_messages WHERE sender = 'victim'").fetchall()
-        return Counter(row[0] for row in rows)
-    finally:
-        store.close()
-
-
 def bodies(outbox: Outbox) -> list[bytes | None]:
     with outbox.db.read() as db:
         return [row[0] for row in db.execute("SELECT body FROM case_messages").fetchall()]
@@ -89,7 +79,7 @@ def test_messages_wait_for_their_report_then_arrive_once_and_are_purged(
         with IntakeThread(intake_db, KEY, port=port):
             wait_for(lambda: all(body is None for body in bodies(outbox)), "the messages")
     assert outbox.counts()["delivered"] == 1
-    assert intake_messages(intake_db) == Counter(TEXTS)  # each once
+    assert victim_messages(intake_db) == Counter(TEXTS)  # each once
     read = conversation.read(outbox, report_id, key)
     assert [m.text for m in read] == list(TEXTS) and {m.state for m in read} == {"delivered"}
     assert conversation.read(outbox, report_id, derive(new_code(), b"0" * 16).key) == []
@@ -127,7 +117,7 @@ def test_messages_survive_a_misbehaving_intake_and_arrive_exactly_once(
                 "every report and message",
                 timeout=60,
             )
-    received = intake_messages(intake_db)
+    received = victim_messages(intake_db)
     assert set(received) == set(sent) and max(received.values()) == 1
     assert sum(faults.done.values()) > 0  # the faults did happen
 
@@ -156,7 +146,7 @@ def test_a_message_the_intake_refuses_is_kept_dead_until_retried(
         wait_for(
             lambda: _states(outbox) == ["delivered"], "the message, retried"
         )  # ...its message was
-    assert intake_messages(intake_db) == Counter(["Vous avez mon signalement ?"])
+    assert victim_messages(intake_db) == Counter(["Vous avez mon signalement ?"])
     assert bodies(outbox) == [None]
     conversations = Conversations(IntakeStore(intake_db).db)
     assert [m["from"] for m in conversations.messages_of(report_id)] == ["victim"]
