@@ -21,13 +21,18 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from testkit.reports import example_report
+from widget_server.cases.codes import follow_up, new_code
+from widget_server.cases.conversation import Writing
+from widget_server.cases.store import CaseStore, Guesses
 from widget_server.cli import command as cli
 from widget_server.intake.app import MAX_BODY, IntakeThread
 from widget_server.intake.faults import UNACKNOWLEDGED, Faults
+from widget_server.ratelimit import Buckets, Rate
 from widget_server.reports import signature
 from widget_server.reports.answer import case_of, unacknowledged
 from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.payload import Identity, encode, schema_errors
+from widget_server.reports.records import Completion
 from widget_server.reports.reference import new_reference
 from widget_server.settings import Settings
 
@@ -298,6 +303,37 @@ def test_outbox_command_lists_and_retries(tmp_path: Path, monkeypatch: pytest.Mo
     assert "not dead" in capsys.readouterr().err
     assert cli.main(["outbox", "retry", "--all-dead"]) == 0
     assert "0 dead reports" in capsys.readouterr().out
+
+
+def test_outbox_command_counts_and_retries_dead_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    for name in [k for k in os.environ if k.startswith("WIDGET_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIDGET_DATA_DIR", str(tmp_path))
+    outbox = Outbox(outbox_path(Settings(data_dir=tmp_path)))
+    code = new_code()
+    stored = outbox.accept(example_report(), follow_up=follow_up(code))
+    outbox.mark_delivered(stored.report_id, 201, "IN-2026-AAAAAA", None)
+    opened = CaseStore(outbox.db, Guesses(Buckets(Rate(9, 1)), Buckets(Rate(9, 1)))).open(
+        stored.reference, code, None
+    )
+    assert opened.case is not None
+    Writing(outbox, Buckets(Rate(9, 1))).write(opened.case, opened.key, "Un message secret", "fr")
+    (claimed,) = outbox.claim("w", 5, lease=30)
+    done = Completion(
+        stored.report_id, "dead", 422, "schema: refused", message_id=claimed.message_id
+    )
+    assert outbox.record("w", [done]) == [True]
+    assert cli.main(["outbox", "list"]) == 0
+    shown = capsys.readouterr().out
+    assert "messages: pending 0  sending 0  delivered 0  dead 1" in shown
+    assert "Un message secret" not in shown
+    assert cli.main(["outbox", "retry", stored.reference]) == 0
+    assert "1 message of" in capsys.readouterr().out
+    assert outbox.message_counts()["pending"] == 1
+    assert cli.main(["outbox", "retry", stored.reference]) == 1  # nothing dead any more
+    assert "nothing to retry" in capsys.readouterr().err
 
 
 def _wait_until_listening(url: str, process: subprocess.Popen[bytes]) -> None:

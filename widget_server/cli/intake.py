@@ -219,12 +219,15 @@ def run_outbox(args: argparse.Namespace) -> int:
 
 
 def _list(outbox: Outbox, args: argparse.Namespace) -> int:
-    counts = outbox.counts()
+    counts, messages = outbox.counts(), outbox.message_counts()
     rows = outbox.rows(args.state, max(1, args.limit))
     if args.json:
-        print(json.dumps({"counts": counts, "reports": [_row_json(r) for r in rows]}, indent=2))
+        listing = {"counts": counts, "messages": messages, "reports": [_row_json(r) for r in rows]}
+        print(json.dumps(listing, indent=2))
         return 0
     print("  ".join(f"{state} {counts[state]}" for state in STATES))
+    if any(messages.values()):
+        print("messages: " + "  ".join(f"{state} {messages[state]}" for state in STATES))
     if not rows:
         return 0
     head = ("REPORT ID", "REFERENCE", "STATE", "TRIES", "ACCEPTED (UTC)")

@@ -124,8 +124,12 @@ def create_intake_app(
                 await sender
             state.pop("store").close()
 
-    async def receive(request: Request) -> Response:
-        store = state["store"]
+    async def checked(request: Request, name: str) -> tuple[Any, str, bytes] | Response:
+        """A signed JSON body, read strictly: (document, Idempotency-Key, body) or the refusal.
+
+        The order is the contract's: size, injected faults, the signature before
+        anything else is read, the media type, the key, then UTF-8 JSON.
+        """
         body = await _read_body(request)
         if body is None:
             return _error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
@@ -145,12 +149,26 @@ def create_intake_app(
         if not idempotency_key:
             return _error(400, "idempotency_key_missing", "the Idempotency-Key header is missing")
         try:
-            report = json.loads(body)
+            document = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return _error(400, "malformed_json", "the body is not UTF-8 JSON")
-        errors = schema_errors(report)
+        errors = schema_errors(document, name)
         if errors:
-            return _error(400, "schema", "the report does not match the schema", errors=errors)
+            return _error(400, "schema", f"the {name} does not match the schema", errors=errors)
+        return document, idempotency_key, body
+
+    async def after_store() -> Response | None:
+        """A fault injected once the request is stored: the widget cannot tell it was."""
+        if faults is not None and faults.after_store:
+            return await faults.apply()
+        return None
+
+    async def receive(request: Request) -> Response:
+        store = state["store"]
+        read = await checked(request, "report")
+        if isinstance(read, Response):
+            return read
+        report, idempotency_key, body = read
         if idempotency_key != report["report_id"]:
             return _error(
                 400, "idempotency_key_mismatch", "the Idempotency-Key must be the report_id"
@@ -163,10 +181,9 @@ def create_intake_app(
                 "this Idempotency-Key was used before with a different body",
                 case_number=received.case_number,
             )
-        if faults is not None and faults.after_store:
-            injected = await faults.apply()
-            if injected is not None:
-                return injected
+        injected = await after_store()
+        if injected is not None:
+            return injected
         if new:
             log.info("stored report id=%s case=%s", received.report_id, received.case_number)
         base = (public_url or str(request.base_url)).rstrip("/")
@@ -184,31 +201,10 @@ def create_intake_app(
         )
 
     async def receive_message(request: Request) -> Response:
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-        if faults is not None and not faults.after_store:
-            injected = await faults.apply()
-            if injected is not None:
-                return injected
-        try:
-            signature.verify(request.headers.get(signature.HEADER), body, keys)
-        except signature.SignatureError as exc:
-            status = 401 if exc.reason in ("signature_missing", "signature_malformed") else 403
-            return _error(status, exc.reason, str(exc))
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            return _error(415, "unsupported_media_type", "the body must be application/json")
-        idempotency_key = request.headers.get("idempotency-key", "")
-        if not idempotency_key:
-            return _error(400, "idempotency_key_missing", "the Idempotency-Key header is missing")
-        try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "malformed_json", "the body is not UTF-8 JSON")
-        errors = schema_errors(message, "message")
-        if errors:
-            return _error(400, "schema", "the message does not match the schema", errors=errors)
+        read = await checked(request, "message")
+        if isinstance(read, Response):
+            return read
+        message, idempotency_key, body = read
         if idempotency_key != message["message_id"]:
             return _error(
                 400, "idempotency_key_mismatch", "the Idempotency-Key must be the message_id"
@@ -225,10 +221,9 @@ def create_intake_app(
                 "idempotency_conflict",
                 "this Idempotency-Key was used before with a different body",
             )
-        if faults is not None and faults.after_store:
-            injected = await faults.apply()
-            if injected is not None:
-                return injected
+        injected = await after_store()
+        if injected is not None:
+            return injected
         if new:
             log.info("stored message id=%s report=%s", message["message_id"], message["report_id"])
         return JSONResponse(

@@ -42,6 +42,17 @@ class OutboxReads:
                 counts[row["state"]] = int(row["n"])
         return counts
 
+    def message_counts(self) -> dict[str, int]:
+        """How many victims' messages are in each state (an officer's are not sent from here)."""
+        counts = dict.fromkeys(STATES, 0)
+        with self._read() as db:
+            for row in db.execute(
+                "SELECT state, count(*) AS n FROM case_messages WHERE sender = 'victim' "
+                "GROUP BY state"
+            ):
+                counts[row["state"]] = int(row["n"])
+        return counts
+
     def rows(self, state: str | None = None, limit: int = 50) -> list[Row]:
         """The latest reports (in ``state`` if given), newest first."""
         if state is not None and state not in STATES:
