@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
@@ -67,7 +68,9 @@ def messages_on(html: str) -> list[tuple[str, str]]:
     return [(who, unescape(text)) for who, text in found]
 
 
-def officer_message(report_id: str, text: str, at: str = "2026-12-03T11:00:00Z") -> dict:
+def officer_message(report_id: str, text: str, at: str | None = None) -> dict:
+    """An officer's message event, written now (after what the victim just sent) by default."""
+    at = at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
         "event_id": str(uuid.uuid4()),
         "type": "message",
