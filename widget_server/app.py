@@ -36,10 +36,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from widget_server.cases import live
+from widget_server.cases.availability import Offers
 from widget_server.cases.conversation import Writing
 from widget_server.cases.store import CaseStore, Guesses
 from widget_server.cases.tokens import CaseTokens
 from widget_server.frame import case, pages, steps
+from widget_server.frame import live as live_page
 from widget_server.frame import report as report_step
 from widget_server.frame.assets import IMMUTABLE, SHORT, Asset
 from widget_server.frame.compression import PageCompression
@@ -109,7 +112,10 @@ def create_app(
                 asyncio.create_task(_watch(widget, settings.reload_interval), name="reloader")
             )
         try:
-            async with reporting.running():
+            async with (
+                reporting.running(),
+                live.serving(app.state.live_hub, app.state.offers, reporting.outbox.db),
+            ):
                 yield
         finally:
             for task in tasks:
@@ -125,12 +131,15 @@ def create_app(
         Route("/w/{token}/report", report_step.report_step, methods=["POST"]),
         Route("/w/{token}/case", case.case_form, methods=["GET"]),
         Route("/w/{token}/case", case.case_open, methods=["POST"]),
+        Route("/w/{token}/case/live", live_page.case_live, methods=["POST"]),
         Route("/case", case.case_form, methods=["GET"]),
         Route("/case", case.case_open, methods=["POST"]),
+        Route("/case/live", live_page.case_live, methods=["POST"]),
         Route("/intake/events", intake_events, methods=["POST"]),
         Route("/static/widget.js", loader, methods=["GET"]),
         Route("/static/widget.{version}.js", versioned_loader, methods=["GET"]),
         Route("/static/frame.{version}.{kind}", frame_asset, methods=["GET"]),
+        Route("/static/live.{version}.js", live_asset, methods=["GET"]),
         Route("/theme/{partner}.{version}.css", theme_css, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
@@ -169,6 +178,11 @@ def create_app(
     app.state.case_tokens = CaseTokens(settings.secret_keys)
     app.state.case_writing = Writing.for_settings(settings, reporting.outbox)
     app.state.events = events
+    app.state.live_hub = live.Hub()
+    app.state.offers = Offers(
+        reporting.outbox.db,
+        lambda country, partner, chosen: reporting.routes.for_report(country, partner, chosen).name,
+    )
     return app
 
 
@@ -261,6 +275,13 @@ async def frame_asset(request: Request) -> Response:
         request.path_params["kind"]
     )
     if asset is None or request.path_params["version"] != asset.version:
+        return _not_found(request)
+    return asset.response(request, cache=IMMUTABLE)
+
+
+async def live_asset(request: Request) -> Response:
+    asset = _widget(request).assets.live_js
+    if request.path_params["version"] != asset.version:
         return _not_found(request)
     return asset.response(request, cache=IMMUTABLE)
 

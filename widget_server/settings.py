@@ -86,6 +86,9 @@ class Settings:
     forward_deadline: float = 30.0
     #: Days a closed case (its timeline, later its messages) is kept, then deleted.
     case_retention: int = 90
+    #: How long a victim who asked to talk to an officer now waits for one, in
+    #: seconds, before the conversation falls back to ordinary follow-up.
+    live_wait: float = 600.0
     #: New reports one client address may send: a burst of ``count``, refilled
     #: over the period (``5/hour``, ``20/3600``, or ``off``). A 429 page beyond.
     #: Unset: :data:`CLIENT_REPORT_RATE` in production, off in development (so
@@ -175,6 +178,8 @@ class Settings:
             raise SettingsError("WIDGET_STATE_MAX_AGE must be at least 60 seconds")
         if self.case_retention < 1:
             raise SettingsError("WIDGET_CASE_RETENTION must be at least 1 day")
+        if not 10 <= self.live_wait <= 86_400:
+            raise SettingsError("WIDGET_LIVE_WAIT must be between 10 and 86400 seconds")
         if not 0.1 <= self.forward_deadline <= 600:
             raise SettingsError("WIDGET_FORWARD_DEADLINE must be between 0.1 and 600 seconds")
         if not self.reload_interval >= 0:  # also refuses nan
@@ -261,6 +266,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "reload_interval": _seconds,
     "forward_deadline": _seconds,
     "case_retention": _positive_int,
+    "live_wait": _seconds,
     "report_rate_client": _rate,
     "report_rate_partner": _rate,
 }

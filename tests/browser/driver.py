@@ -196,3 +196,19 @@ def open_by_keyboard(page: Page, mode: str) -> None:
             return
         page.keyboard.press("Tab")
     raise AssertionError("Tab never reached the widget's button")
+
+
+def write_message(frame: Frame, text: str) -> None:
+    """Send ``text`` from a case page: in place when its script runs (``data-live-ready``),
+    as a form post that loads the next page without it."""
+    frame.locator("#cw-message-text").fill(text)
+    send = frame.locator('button[name="do"][value="write"]')
+    if frame.locator("main[data-live-ready]").count():
+        before = int(frame.locator("main").get_attribute("data-writes") or 0)
+        send.click()
+        frame.wait_for_function(
+            "(n) => Number(document.querySelector('main').getAttribute('data-writes')) > n",
+            arg=before,
+        )
+    else:
+        submit(frame, send.click)

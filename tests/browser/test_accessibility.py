@@ -24,7 +24,7 @@ from widget_server.signing import State
 from widget_server.trees.model import LOCALES
 
 from .conftest import RealSites
-from .driver import record, submit, widget_frame
+from .driver import record, submit, widget_frame, write_message
 from .reports import open_the_report_form, send_a_report
 
 pytestmark = pytest.mark.browser
@@ -210,12 +210,12 @@ def test_follow_up_pages_in_every_locale(
     submit(frame, lambda: frame.locator("button.cw-primary").click())
     assert frame.locator('main[data-page="case"]').count() == 1
     violations += axe_violations(frame, f"{locale}/case")
-    submit(frame, lambda: frame.locator('button[name="do"][value="write"]').click())
-    assert frame.locator("#cw-message-error").count() == 1  # empty: refused, said why
+    write_message(frame, "")
+    assert frame.locator("#cw-message-error").is_visible()  # empty: refused, said why
     violations += axe_violations(frame, f"{locale}/case with the message form's error")
-    frame.locator("#cw-message-text").fill("Un message pour l'enquêteur.")
-    submit(frame, lambda: frame.locator('button[name="do"][value="write"]').click())
+    write_message(frame, "Un message pour l'enquêteur.")
     assert frame.locator('[data-from="victim"]').count() == 1
+    assert not frame.locator("#cw-message-error").is_visible()
     violations += axe_violations(frame, f"{locale}/case with a message")
     assert violations == []
 

@@ -61,9 +61,15 @@ def derive(code: str, salt: bytes) -> Secrets:
 
 def follow_up(code: str) -> FollowUp:
     """What the outbox keeps of a new case's code: a fresh salt, the verifier, the public key."""
+    return new_case(code)[0]
+
+
+def new_case(code: str) -> tuple[FollowUp, bytes]:
+    """:func:`follow_up`, and the case's private key: the page that shows the code opens it
+    at once (a live conversation), without deriving it twice."""
     salt = secrets.token_bytes(16)
     derived = derive(code, salt)
-    return FollowUp(salt, derived.verifier, public_key(derived.key))
+    return FollowUp(salt, derived.verifier, public_key(derived.key)), derived.key
 
 
 def opens(stored: FollowUp, code: str) -> bytes | None:

@@ -31,6 +31,10 @@ STATUSES: tuple[str, ...] = ("received", "in_progress", "complaint_advised", "cl
 #: The longest officer's message, in characters.
 MAX_OFFICER_TEXT = 10_000
 
+#: Where a change to a case is told to every instance (PostgreSQL's NOTIFY, the report id
+#: as payload), so the one holding the victim's live page answers it at once.
+CASES_CHANNEL = "widget_cases"
+
 #: What ``event_id`` may look like: the intake's own id, a UUID or alike.
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
@@ -60,12 +64,10 @@ class CaseEvent:
         """The event of a decoded JSON body, or :class:`EventError` naming the field."""
         if not isinstance(data, dict):
             raise EventError("body", "an event is a JSON object")
-        event_id, report_id = data.get("event_id"), data.get("report_id")
-        if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
-            raise EventError("event_id", "event_id: 1 to 64 letters, digits, '_', '.', ':', '-'")
+        identifier, report_id = event_id(data), data.get("report_id")
         if not isinstance(report_id, str) or not 1 <= len(report_id) <= 64:
             raise EventError("report_id", "report_id: the id of a report this server sent")
-        at = _moment(data.get("at"))
+        at = moment(data.get("at"), "at")
         kind = data.get("type")
         if kind == "message":
             text = data.get("text")
@@ -73,28 +75,37 @@ class CaseEvent:
                 raise EventError("text", "text: the officer's message, not empty")
             if len(text) > MAX_OFFICER_TEXT:
                 raise EventError("text", f"text: at most {MAX_OFFICER_TEXT} characters")
-            return cls(event_id, report_id, "message", None, at, text=text.strip())
+            return cls(identifier, report_id, "message", None, at, text=text.strip())
         if kind != "status":
-            raise EventError("type", "type: 'status' or 'message'")
+            raise EventError("type", "type: 'status', 'message' or 'availability'")
         status = data.get("status")
         if status not in STATUSES:
             raise EventError("status", f"status: one of {', '.join(STATUSES)}")
         accepting = data.get("accepting_messages")
         if accepting is not None and not isinstance(accepting, bool):
             raise EventError("accepting_messages", "accepting_messages: true or false")
-        return cls(event_id, report_id, "status", str(status), at, accepting)
+        return cls(identifier, report_id, "status", str(status), at, accepting)
 
 
-def _moment(at: Any) -> float:
-    if not isinstance(at, str):
-        raise EventError("at", "at: when it happened, as an ISO 8601 time with its offset")
+def event_id(data: dict[str, Any]) -> str:
+    """The ``event_id`` of an event's body, checked."""
+    identifier = data.get("event_id")
+    if not isinstance(identifier, str) or not _EVENT_ID.fullmatch(identifier):
+        raise EventError("event_id", "event_id: 1 to 64 letters, digits, '_', '.', ':', '-'")
+    return identifier
+
+
+def moment(value: Any, field: str) -> float:
+    """A time of an event's body (ISO 8601 with its offset), as a timestamp."""
+    if not isinstance(value, str):
+        raise EventError(field, f"{field}: an ISO 8601 time with its offset")
     try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise EventError("at", "at: an ISO 8601 time such as 2026-12-03T10:00:00Z") from None
-    if moment.tzinfo is None:
-        raise EventError("at", "at: give the time's offset (Z for UTC)")
-    return moment.timestamp()
+        raise EventError(field, f"{field}: an ISO 8601 time such as 2026-12-03T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise EventError(field, f"{field}: give the time's offset (Z for UTC)")
+    return parsed.timestamp()
 
 
 class Recorded(Enum):
@@ -132,9 +143,13 @@ def record(db: Database, event: CaseEvent) -> Recorded:
                 "VALUES ('officer', ?, ?, ?, ?, ?)",
                 (event.event_id, event.report_id, seal(bytes(case[0]), event.text), event.at, now),
             )
+            # An officer answering a live conversation takes it out of the queue.
             session.execute(
-                "UPDATE cases SET updated_at = ? WHERE report_id = ?", (now, event.report_id)
+                "UPDATE cases SET updated_at = ?, live_state = CASE live_state "
+                "WHEN 'waiting' THEN 'talking' ELSE live_state END WHERE report_id = ?",
+                (now, event.report_id),
             )
+            db.notify(session, CASES_CHANNEL, event.report_id)
             return Recorded.NEW
         # The latest event (by its own time) decides the status, whatever the order of arrival.
         latest = session.execute(
@@ -152,6 +167,7 @@ def record(db: Database, event: CaseEvent) -> Recorded:
                 "UPDATE cases SET messages_closed = ? WHERE report_id = ?",
                 (int(not event.accepting_messages), event.report_id),
             )
+        db.notify(session, CASES_CHANNEL, event.report_id)
     return Recorded.NEW
 
 

@@ -45,11 +45,20 @@ class Case:
     closed_at: float | None
     #: Whether the victim may write: not once closed, nor when an officer closed it to messages.
     accepting_messages: bool = True
+    #: A live conversation (issue 16): ``waiting`` for an officer, ``talking`` once one
+    #: answered, ``fallback`` when the wait ran out; ``None`` for an ordinary case.
+    live_state: str | None = None
+    live_at: float | None = None
+    #: Until when it waits for an officer before falling back to ordinary follow-up.
+    live_until: float | None = None
+    severity_rank: int = 0
+    route: str | None = None
 
 
 _CASE = (
     "SELECT r.id, r.reference, c.status, r.state, r.accepted_at, r.delivered_at, "
-    "r.case_number, c.closed_at, c.salt, c.verifier, c.messages_closed, c.public_key "
+    "r.case_number, c.closed_at, c.salt, c.verifier, c.messages_closed, c.public_key, "
+    "c.live_state, c.live_at, c.live_until, c.severity_rank, c.route "
     "FROM cases c JOIN reports r ON r.id = c.report_id WHERE {where}"
 )
 
@@ -128,6 +137,11 @@ class CaseStore:
             case_number=row[6],
             closed_at=None if row[7] is None else float(row[7]),
             accepting_messages=row[7] is None and not row[10] and row[11] is not None,
+            live_state=row[12],
+            live_at=None if row[13] is None else float(row[13]),
+            live_until=None if row[14] is None else float(row[14]),
+            severity_rank=int(row[15] or 0),
+            route=row[16],
         )
         return case, FollowUp(bytes(row[8]), bytes(row[9]))
 

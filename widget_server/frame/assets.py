@@ -103,6 +103,8 @@ class Assets:
     loader: Asset
     frame_css: Asset
     frame_js: Asset
+    #: The case page's live conversation (:mod:`widget_server.frame.live`).
+    live_js: Asset
     #: Earlier loaders by version, for snippets pasted before an update.
     releases: Mapping[str, Asset] = field(default_factory=dict)
 
@@ -120,12 +122,17 @@ class Assets:
     def frame_js_url(self) -> str:
         return f"/static/frame.{self.frame_js.version}.js"
 
+    @property
+    def live_js_url(self) -> str:
+        return f"/static/live.{self.live_js.version}.js"
+
 
 def load_assets(loader_path: Path = LOADER_PATH, releases_dir: Path = RELEASES_DIR) -> Assets:
     return Assets(
         loader=Asset.read(loader_path, "text/javascript", fallback=PLACEHOLDER_LOADER),
         frame_css=Asset.read(TEMPLATES_DIR / "frame.css", "text/css"),
         frame_js=Asset.read(TEMPLATES_DIR / "frame.js", "text/javascript"),
+        live_js=Asset.read(TEMPLATES_DIR / "live.js", "text/javascript"),
         releases=load_releases(releases_dir),
     )
 

@@ -16,8 +16,12 @@ themselves, and no cookie is set:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,15 +30,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from widget_server.cases import conversation
-from widget_server.cases.conversation import MAX_TEXT, Refused, Writing
+from widget_server.cases.conversation import MAX_TEXT, Message, Refused, Writing
 from widget_server.cases.events import timeline
+from widget_server.cases.live import queue_place, settle
 from widget_server.cases.store import Case, CaseStore
 from widget_server.cases.tokens import CaseTokens, OpenedCase
 from widget_server.frame.forms import read_form, single
 from widget_server.frame.pages import render
 from widget_server.frame.request import BadForm, Frame, open_frame
 from widget_server.frame.world import Widget
-from widget_server.i18n import negotiate
+from widget_server.i18n import Translator, negotiate
 from widget_server.languages import LOCALES
 from widget_server.reports.reporting import Reporting
 
@@ -45,7 +50,7 @@ _FIELDS = ("reference", "code", "case", "do", "text")
 _REFUSED_STATUS = {"empty": 400, "too_long": 400, "closed": 409, "too_many": 429, "waiting": 429}
 
 
-def _frame(request: Request) -> Frame:
+def case_frame(request: Request) -> Frame:
     """The partner's frame on ``/w/{token}/case``; the server's own page on ``/case``."""
     if "token" in request.path_params:
         return open_frame(request)
@@ -56,7 +61,7 @@ def _frame(request: Request) -> Frame:
     return Frame(widget, widget.world, "", None, None, locale)
 
 
-def _action(frame: Frame) -> str:
+def case_action(frame: Frame) -> str:
     return frame.url("case") if frame.token else f"/case?lang={frame.locale}"
 
 
@@ -85,7 +90,7 @@ def _form(
         status=status,
         autofocus=status != 200 or bool(frame.token) or bool(text),
         r=reporting.translator(frame.locale),
-        case_action=_action(frame),
+        case_action=case_action(frame),
         error=error,
         reference=reference,
         kept_text=text,
@@ -94,12 +99,12 @@ def _form(
 
 async def case_form(request: Request) -> Response:
     """The form: a reference number and a follow-up code."""
-    return _form(_frame(request), request.app.state.reporting, status=200)
+    return _form(case_frame(request), request.app.state.reporting, status=200)
 
 
 async def case_open(request: Request) -> Response:
     """Open the case the posted reference and code name, or act on the case already open."""
-    frame = _frame(request)
+    frame = case_frame(request)
     form = await read_form(request)
     if form is None or any(len(form.get(key, ())) > 1 for key in _FIELDS):
         raise BadForm(frame)
@@ -186,6 +191,69 @@ async def _write(
     return await _case(request, frame, case, opened, notice=r("message_saved"))
 
 
+@dataclass(frozen=True)
+class CaseView:
+    """What a case page shows, as read now: the HTML page and the live endpoint share it."""
+
+    case: Case
+    statuses: list[tuple[str, float]]
+    messages: list[Message]
+    #: The live conversation's state now (a wait that ran out has fallen back).
+    live_state: str | None
+    #: What the page says of the live conversation, in the victim's language.
+    live_text: str
+
+
+def case_view(
+    reporting: Reporting, case: Case, key: bytes, r: Translator, now: float | None = None
+) -> CaseView:
+    """Read everything a case page shows (in a worker thread: it queries and decrypts)."""
+    db = reporting.outbox.db
+    moment_now = time.time() if now is None else now
+    state = settle(db, case, moment_now)
+    text = ""
+    if state == "waiting":
+        place = queue_place(db, case, moment_now)
+        text = r("live_waiting_next") if place == 1 else r("live_waiting", place=place)
+    elif state in ("talking", "fallback"):
+        text = r("live_" + state)
+    return CaseView(
+        case=case,
+        statuses=timeline(db, case.report_id),
+        messages=conversation.read(reporting.outbox, case.report_id, key),
+        live_state=state,
+        live_text=text,
+    )
+
+
+def version(view: CaseView) -> str:
+    """A short digest of everything a case page shows: equal versions show the same page."""
+    case = view.case
+    shown = [
+        case.status,
+        case.accepting_messages,
+        case.delivery,
+        case.case_number,
+        view.live_state,
+        view.live_text,
+        view.statuses,
+        [(m.sender, m.message_id, m.state) for m in view.messages],
+    ]
+    return hashlib.sha256(json.dumps(shown, default=str).encode()).hexdigest()[:16]
+
+
+async def live_case(
+    request: Request, frame: Frame, report_id: str, key: bytes, code: str
+) -> Response:
+    """The case page of a victim who just chose to talk to an officer: open, with its code
+    shown once (to come back to it)."""
+    cases: CaseStore = request.app.state.cases
+    case = await run_in_threadpool(cases.get, report_id)
+    if case is None:  # pragma: no cover - the report step just stored it
+        raise BadForm(frame)
+    return await _case(request, frame, case, OpenedCase(report_id, key), followup_code=code)
+
+
 async def _case(
     request: Request,
     frame: Frame,
@@ -197,27 +265,32 @@ async def _case(
 ) -> Response:
     reporting: Reporting = request.app.state.reporting
     tokens: CaseTokens = request.app.state.case_tokens
-    statuses, messages = await run_in_threadpool(
-        lambda: (
-            timeline(reporting.outbox.db, case.report_id),
-            conversation.read(reporting.outbox, case.report_id, opened.key),
-        )
-    )
-    for name in ("text", "notice", "message_error"):
+    r = reporting.translator(frame.locale)
+    view = await run_in_threadpool(case_view, reporting, case, opened.key, r)
+    for name in ("text", "notice", "message_error", "followup_code"):
         context.setdefault(name, "")
     return render(
         frame,
         "case.html",
         status=status,
         autofocus=True,
-        r=reporting.translator(frame.locale),
-        case=case,
-        statuses=statuses,
-        messages=messages,
+        connect=True,
+        r=r,
+        case=view.case,
+        view=view,
+        statuses=view.statuses,
+        messages=view.messages,
         case_token=tokens.issue(opened),
-        case_action=_action(frame),
+        case_action=case_action(frame),
+        live_url=live_url(frame),
+        live_version=version(view),
         max_text=MAX_TEXT,
         day=day,
         moment=moment,
         **context,
     )
+
+
+def live_url(frame: Frame) -> str:
+    """Where the case page's script asks what changed (:mod:`widget_server.frame.live`)."""
+    return frame.url("case/live") if frame.token else f"/case/live?lang={frame.locale}"

@@ -41,18 +41,23 @@ _PERMISSIONS_POLICY = PERMISSIONS_POLICY.encode()
 
 
 @functools.lru_cache(maxsize=1024)
-def frame_csp(ancestors: tuple[str, ...], images: tuple[str, ...] = ()) -> str:
+def frame_csp(
+    ancestors: tuple[str, ...], images: tuple[str, ...] = (), *, connect: bool = False
+) -> str:
     """The policy of a frame page: our own files only, framed by ``ancestors`` only.
 
     ``ancestors`` are a partner's exact origins; with none (an unknown or
     forged token), nobody may frame the page. ``images`` adds the partner's
-    logo origin. Built once per partner, not for every page (hence tuples).
+    logo origin; ``connect`` lets the page's script ask our own server what
+    changed (a case page's live conversation), and nothing else. Built once
+    per partner, not for every page (hence tuples).
     """
     frame_ancestors = " ".join(ancestors) if ancestors else "'none'"
     img = " ".join(["'self'", *images])
+    connect_src = "connect-src 'self'; " if connect else ""
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; "
-        f"img-src {img}; form-action 'self'; base-uri 'none'; "
+        f"img-src {img}; {connect_src}form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {frame_ancestors}"
     )
 

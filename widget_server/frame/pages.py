@@ -89,10 +89,13 @@ def render(
     status: int = 200,
     state: str | None = None,
     autofocus: bool = False,
+    connect: bool = False,
     **context: Any,
 ) -> HTMLResponse:
+    """A page drawn for this request; ``connect``: its script may ask the server what changed
+    (a case page: ``connect-src 'self'``, on no other page)."""
     html = page_html(frame, template, state=state, autofocus=autofocus, **context)
-    return respond(frame, html, status)
+    return respond(frame, html, status, connect=connect)
 
 
 def page_html(
@@ -134,14 +137,16 @@ def page_html(
     )
 
 
-def respond(frame: Frame, html: str | bytes, status: int, *, gzipped: bool = False) -> HTMLResponse:
+def respond(
+    frame: Frame, html: str | bytes, status: int, *, gzipped: bool = False, connect: bool = False
+) -> HTMLResponse:
     """A frame page with its headers: framed by the partner's origins only, never stored.
 
     ``gzipped`` says ``html`` is gzipped already.
     """
     partner = frame.partner
     logo = partner.theme.logo_origin if partner is not None else None
-    csp = frame_csp(partner.origins if partner else (), (logo,) if logo else ())
+    csp = frame_csp(partner.origins if partner else (), (logo,) if logo else (), connect=connect)
     response = HTMLResponse(html, status_code=status)
     response.raw_headers += page_headers(csp, gzipped)
     return response

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,22 +33,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from widget_server.cases.codes import follow_up, new_code
+from widget_server.cases.codes import new_case, new_code
+from widget_server.cases.live import SEVERITY_RANK
+from widget_server.frame.case import live_case
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, message, render, restart
 from widget_server.frame.request import BadForm, Frame, Restart
-from widget_server.frame.steps import locate, print_view
+from widget_server.frame.steps import live_offer, locate, print_view
 from widget_server.observatory import tally
 from widget_server.reports.payload import (
     MAX_DESCRIPTION,
     ReportError,
     build_report,
     clean_description,
+    iso_time,
     new_report_id,
     utc_now,
     validate_identity,
 )
-from widget_server.reports.records import Row, Stored
+from widget_server.reports.records import LiveStart, Row, Stored
 from widget_server.reports.reporting import Reporting
 from widget_server.signing import BadState, StaleState, State
 from widget_server.storage.sqlite import StoreError
@@ -67,6 +71,7 @@ SINGLE_FIELDS = (
     "country",
     "description",
     "consent",
+    "talk",
 )
 
 
@@ -104,15 +109,15 @@ async def _act(
     request: Request,
 ) -> Response:
     action = single(form, "do")
+    talk = single(form, "talk") == "yes"
     if action is None:
-        values = {"mode": "anonymous", "country": state.country}
+        values = {"mode": "anonymous", "country": state.country, "talk": "yes" if talk else ""}
         token = _sign_token(frame, new_report_id())
         return _form(frame, reporting, state, position, token, values, _Errors())
     token = single(form, "report") or ""
     report_id = _read_token(frame, token)
     if action == "send":
-        client = request.client.host if request.client else None
-        return await _send(frame, reporting, state, position, token, report_id, form, client)
+        return await _send(frame, reporting, state, position, token, report_id, form, request)
     if action == "print":
         row = await run_in_threadpool(reporting.outbox.get, report_id)
         return print_view(frame, state, reference=row.reference if row else None)
@@ -133,9 +138,10 @@ async def _send(
     token: str,
     report_id: str,
     form: Mapping[str, list[str]],
-    client: str | None,
+    request: Request,
 ) -> Response:
-    fields = ("mode", "name", "email", "phone", "country", "description", "consent")
+    client = request.client.host if request.client else None
+    fields = ("mode", "name", "email", "phone", "country", "description", "consent", "talk")
     values = {key: single(form, key) or "" for key in fields}
     errors = _Errors()
     identity = None
@@ -181,6 +187,7 @@ async def _send(
             return limited
         reporting.refusals.flush()  # a window that has passed is told without waiting for a flood
     now = utc_now()
+    live = _live_start(frame, reporting, position, values) if values["talk"] == "yes" else None
     report = build_report(
         catalog,
         position,
@@ -193,10 +200,11 @@ async def _send(
         description=description,
         report_id=report_id,
         created_at=now,
+        live_until=None if live is None else iso_time(live.until),
     )
     try:
         code = new_code()
-        stored = await run_in_threadpool(_accept, reporting, report, code)
+        stored, key = await run_in_threadpool(_accept, reporting, report, code, live)
     except ReportError as exc:
         log.error("report not stored id=%s: %s", report_id, type(exc).__name__)
         return _failed(frame, reporting, state)
@@ -209,7 +217,13 @@ async def _send(
     identified = await run_in_threadpool(_identified, reporting, row)
     # The code is shown once, with the report it opens; a resend shows no code.
     shown = None if stored.duplicate else code
-    response = _sent(frame, reporting, state, token, row, identified=identified, code=shown)
+    if live is not None and not stored.duplicate:
+        response = await live_case(request, frame, row.report_id, key, code)
+    else:
+        talk_gone = values["talk"] == "yes" and not stored.duplicate
+        response = _sent(
+            frame, reporting, state, token, row, identified=identified, code=shown, gone=talk_gone
+        )
     if not stored.duplicate:
         log.info("report accepted id=%s reference=%s", stored.report_id, stored.reference)
         response.background = tally.reported(
@@ -278,6 +292,7 @@ def _form(
             "country": values.get("country", ""),
             "consent": values.get("consent", ""),
         },
+        talk=values.get("talk") == "yes",
         errors=errors,
         countries=[(c.code, c.name.text(frame.locale)) for c in catalog.countries.values()],
         max_description=MAX_DESCRIPTION,
@@ -293,7 +308,9 @@ def _sent(
     *,
     identified: bool,
     code: str | None = None,
+    gone: bool = False,
 ) -> Response:
+    """The sent page; ``gone``: the victim asked to talk, and nobody is free any more."""
     return render(
         frame,
         "report_sent.html",
@@ -307,12 +324,34 @@ def _sent(
         identified=identified,
         followup_code=code,
         report_token=token,
+        talk_gone=gone,
     )
 
 
-def _accept(reporting: Reporting, report: dict[str, Any], code: str) -> Stored:
-    """Store the report with its case: scrypt and the commit, both off the event loop."""
-    return reporting.outbox.accept(report, follow_up=follow_up(code))
+def _accept(
+    reporting: Reporting, report: dict[str, Any], code: str, live: LiveStart | None
+) -> tuple[Stored, bytes]:
+    """Store the report with its case: scrypt and the commit, both off the event loop.
+
+    Also the case's private key, which opens a live conversation's page at once.
+    """
+    case, key = new_case(code)
+    return reporting.outbox.accept(report, follow_up=case, live=live), key
+
+
+def _live_start(
+    frame: Frame, reporting: Reporting, position: Position, values: Mapping[str, str]
+) -> LiveStart | None:
+    """The live conversation a victim asked for, if an officer of their route answers now."""
+    outcome = position.outcome
+    partner = frame.partner
+    assert outcome is not None and partner is not None
+    offer = live_offer(frame, outcome, values["country"])
+    if offer is None or not offer.live:
+        return None
+    route = reporting.routes.for_report(values["country"], partner.id, partner.intake_route)
+    until = time.time() + frame.widget.settings.live_wait
+    return LiveStart(route.name, SEVERITY_RANK.get(outcome.severity, 0), until)
 
 
 def _identified(reporting: Reporting, row: Row) -> bool:

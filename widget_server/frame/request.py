@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 
+from widget_server.cases.availability import Offers
 from widget_server.frame.compression import accepts_gzip
 from widget_server.frame.world import Widget, World
 from widget_server.i18n import Translator, negotiate
@@ -42,6 +43,8 @@ class Frame:
     events: EventStore | None = None
     #: The browser accepts gzip: cached pages are sent gzipped (see :mod:`.pagecache`).
     gzip: bool = False
+    #: Whether officers answer live now, per route; ``None`` never offers it.
+    offers: Offers | None = None
 
     @property
     def embedder(self) -> Partner:
@@ -145,7 +148,8 @@ def open_frame(request: Request) -> Frame:
     parent_origin = origin if partner is not None and partner.allows(origin) else None
     events: EventStore | None = getattr(request.app.state, "events", None)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
-    frame = Frame(widget, world, token, partner, parent_origin, locale, events, gzip)
+    offers: Offers | None = getattr(request.app.state, "offers", None)
+    frame = Frame(widget, world, token, partner, parent_origin, locale, events, gzip, offers)
     if partner is None or not partner.active:
         raise Refused(frame)
     return frame

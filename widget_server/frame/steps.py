@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server.cases.availability import LIVE_SEVERITIES, Offer
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, cached, outcome_context, render, restart
 from widget_server.frame.request import BadForm, Frame, open_frame
@@ -22,7 +23,7 @@ from widget_server.i18n import known
 from widget_server.observatory import tally
 from widget_server.reports.payload import build_report
 from widget_server.signing import State
-from widget_server.trees.model import Question
+from widget_server.trees.model import Outcome, Question
 from widget_server.trees.walk import Answer, Position, WalkError, advance, walk
 
 #: Fields a step form holds once at most; twice is a forged form.
@@ -185,6 +186,20 @@ def _normalise(question: Question, values: Sequence[str]) -> Answer | None:
     return tuple(c for c in known_ids if c in ticked)
 
 
+def live_offer(frame: Frame, outcome: Outcome, country: str) -> Offer | None:
+    """What a victim on ``outcome`` is offered to talk now; ``None`` when the case is not
+    serious enough (17Cyber keeps its officers for the cases that need them)."""
+    partner = frame.partner
+    if (
+        frame.offers is None
+        or partner is None
+        or not outcome.reportable
+        or outcome.severity not in LIVE_SEVERITIES
+    ):
+        return None
+    return frame.offers.for_victim(country, partner.id, partner.intake_route)
+
+
 def show(
     frame: Frame,
     state: State,
@@ -211,15 +226,17 @@ def show(
     signed = frame.widget.signer.sign_state(state)
     if position.outcome is not None:
         outcome = position.outcome
+        offer = live_offer(frame, outcome, state.country)
         response = cached(
             frame,
             "outcome.html",
-            ("outcome", position.tree, outcome.id, state.country),
+            ("outcome", position.tree, outcome.id, state.country, offer),
             state=signed,
             autofocus=autofocus,
             context=lambda: {
                 "tree_id": position.tree,
                 "outcome": outcome,
+                "offer": offer,
                 **outcome_context(catalog, outcome, state.country, frame.locale),
             },
         )

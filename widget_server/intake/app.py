@@ -110,6 +110,7 @@ def create_intake_app(
         state["store"] = IntakeStore(db_path)
         app.state.store = state["store"]
         talk["conversations"] = app.state.conversations = Conversations(state["store"].db)
+        talk["conversations"].on_change = _threadsafe(console.changes.bump)
         stop = asyncio.Event()
         sender = None
         if events_url:

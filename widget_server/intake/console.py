@@ -7,7 +7,12 @@ status there. The same as JSON for partners' own tools and the tests:
 
 - ``GET /console/api/cases``: ``{"cases": [{"id", "reference", "status", "messages", ...}]}``;
 - ``POST /console/api/cases/{id}/messages`` ``{"text": ...}``;
-- ``POST /console/api/cases/{id}/status`` ``{"status": ..., "accepting_messages": ...}``.
+- ``POST /console/api/cases/{id}/status`` ``{"status": ..., "accepting_messages": ...}``;
+- ``POST /console/api/availability`` ``{"available": true|false}``: whether the officer
+  answers live conversations now (the pages' "I am available" switch);
+- ``GET /console/api/changes?since=V``: answers ``{"version": ...}`` as soon as anything
+  the console shows changed since version ``V`` (or after 20 seconds): the console's
+  script (``console.js``) then brings its page up to date without a reload.
 
 Every route wants an officer key (``--officer-key NAME:KEY``, repeatable):
 a Bearer token, or the password of HTTP Basic in a browser. Wrong keys are
@@ -18,9 +23,11 @@ browser sends Basic credentials with a forged cross-site form too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,7 +37,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive
 
+from widget_server.cases.live import disconnected
 from widget_server.intake.conversations import (
     MAX_OFFICER_TEXT,
     STATUSES,
@@ -44,8 +53,8 @@ MAX_BODY = 64 * 1024
 
 _HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -83,6 +92,48 @@ def officer_keys(values: Sequence[str]) -> dict[str, str]:
 
 Handler = Callable[[Request, str], Awaitable[Response]]
 
+#: The longest a console page's request waits for a change.
+LONGEST_WAIT = 20.0
+
+#: The most console requests waiting for a change at once.
+MAX_WAITERS = 200
+
+
+class Changes:
+    """A version of what the console shows, and the requests waiting for the next one.
+
+    The version starts at a random number, so a page from before a restart
+    never waits for a version this process will not reach: any other version
+    than the current one answers at once.
+    """
+
+    def __init__(self) -> None:
+        self.version = secrets.randbelow(10**9)
+        self._next = asyncio.Event()
+        self.waiting = 0
+
+    def bump(self) -> None:
+        """Something changed (on the event loop)."""
+        self.version += 1
+        self._next.set()
+        self._next = asyncio.Event()
+
+    async def wait(self, since: str, timeout: float, receive: Receive) -> int:
+        """The version once it is not ``since``, or after ``timeout``, or when the client
+        (whose request's ``receive`` this is) has gone."""
+        if since != str(self.version) or self.waiting >= MAX_WAITERS:
+            return self.version
+        self.waiting += 1
+        changed = asyncio.ensure_future(self._next.wait())
+        leaving = asyncio.ensure_future(disconnected(receive))
+        try:
+            await asyncio.wait({changed, leaving}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            changed.cancel()
+            leaving.cancel()
+            self.waiting -= 1
+        return self.version
+
 
 class Console:
     """The console's routes, over the intake's conversations."""
@@ -94,12 +145,15 @@ class Console:
         guesses: GuessThrottle,
     ) -> None:
         self._conversations, self.officers, self.guesses = conversations, officers, guesses
+        self.changes = Changes()
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/console", _to_console, methods=["GET"]),
             Route("/console/", self._html(self.index), methods=["GET"]),
             Route("/console/console.css", _stylesheet, methods=["GET"]),
+            Route("/console/console.js", _script, methods=["GET"]),
+            Route("/console/availability", self._html(self.availability_form), methods=["POST"]),
             Route("/console/cases/{case}", self._html(self.case_page), methods=["GET"]),
             Route("/console/cases/{case}/messages", self._html(self.reply_form), methods=["POST"]),
             Route("/console/cases/{case}/status", self._html(self.status_form), methods=["POST"]),
@@ -108,6 +162,8 @@ class Console:
                 "/console/api/cases/{case}/messages", self._api(self.api_reply), methods=["POST"]
             ),
             Route("/console/api/cases/{case}/status", self._api(self.api_status), methods=["POST"]),
+            Route("/console/api/availability", self._api(self.api_availability), methods=["POST"]),
+            Route("/console/api/changes", self._api(self.api_changes), methods=["GET"]),
         ]
 
     # -- who is asking -----------------------------------------------------
@@ -179,16 +235,35 @@ class Console:
 
     async def index(self, request: Request, officer: str) -> Response:
         store = self._conversations()
-        cases, outgoing = await run_in_threadpool(lambda: (store.cases(), store.outgoing()))
-        return _page("console.html", officer=officer, cases=cases, outgoing=outgoing)
+        version = self.changes.version
+        cases, outgoing, available = await run_in_threadpool(
+            lambda: (store.cases(), store.outgoing(), store.is_available(officer))
+        )
+        return _page(
+            "console.html",
+            officer=officer,
+            cases=cases,
+            outgoing=outgoing,
+            available=available,
+            version=version,
+            back="/console/",
+        )
 
     async def case_page(self, request: Request, officer: str) -> Response:
-        case = await run_in_threadpool(self._conversations().case, request.path_params["case"])
+        store = self._conversations()
+        version = self.changes.version
+        number = request.path_params["case"]
+        case, available = await run_in_threadpool(
+            lambda: (store.case(number), store.is_available(officer))
+        )
         if case is None:
             return _page("console_missing.html", status=404, officer=officer)
         return _page(
             "console_case.html",
             officer=officer,
+            available=available,
+            version=version,
+            back=f"/console/cases/{number}",
             case=case,
             statuses=_STATUS_LABELS,
             max_text=MAX_OFFICER_TEXT,
@@ -223,7 +298,31 @@ class Console:
             return _page("console_missing.html", status=404, officer=officer)
         return _back(number)
 
+    async def availability_form(self, request: Request, officer: str) -> Response:
+        form = await _form(request)
+        if form is None or form.get("available") not in ("yes", "no"):
+            return _refusal(400, "bad_form", "send the availability form", True)
+        store = self._conversations()
+        await run_in_threadpool(store.set_available, officer, form["available"] == "yes")
+        back = form.get("back", "")
+        if not back.startswith("/console/") or "//" in back:
+            back = "/console/"
+        return RedirectResponse(back, 303, headers={"Cache-Control": "no-store"})
+
     # -- JSON --------------------------------------------------------------
+
+    async def api_availability(self, request: Request, officer: str) -> Response:
+        data = await _json(request)
+        available = data.get("available") if isinstance(data, dict) else None
+        if not isinstance(available, bool):
+            return _error(400, "available", "available: true or false")
+        anyone = await run_in_threadpool(self._conversations().set_available, officer, available)
+        return JSONResponse({"officer": officer, "available": available, "anyone": anyone})
+
+    async def api_changes(self, request: Request, officer: str) -> Response:
+        since = request.query_params.get("since", "")
+        version = await self.changes.wait(since, LONGEST_WAIT, request.receive)
+        return JSONResponse({"version": str(version)}, headers={"Cache-Control": "no-store"})
 
     async def api_cases(self, request: Request, officer: str) -> Response:
         cases = await run_in_threadpool(self._conversations().cases)
@@ -266,6 +365,11 @@ async def _to_console(request: Request) -> Response:
 async def _stylesheet(request: Request) -> Response:
     css = _ENV.loader.get_source(_ENV, "console.css")[0] if _ENV.loader else ""
     return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
+
+
+async def _script(request: Request) -> Response:
+    js = _ENV.loader.get_source(_ENV, "console.js")[0] if _ENV.loader else ""
+    return Response(js, media_type="text/javascript", headers={"Cache-Control": "max-age=300"})
 
 
 def _page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:

@@ -7,7 +7,16 @@ intake's own outbox, which :mod:`.notifier` sends until the widget answers
 ``message_id``), like a report.
 
 A case *waits* when the victim wrote and no officer answered since; the
-console lists those first, the longest waiting at the top.
+console lists those first, the longest waiting at the top. Before them come
+*live* conversations (issue 16): a victim who chose "Talk to an officer now"
+and whom no officer answered yet, until the report's ``live.wait_until``;
+the most serious first, then the longest waiting.
+
+Each officer says whether they answer live (the console's "I am
+available"); whenever the route's answer changes, and every
+:data:`AVAILABILITY_RENEWAL` seconds while someone answers, an
+``availability`` event goes to the widget server, which stops offering live
+talks on its own when the renewals stop (the intake went away).
 """
 
 from __future__ import annotations
@@ -33,6 +42,13 @@ MAX_OFFICER_TEXT = 10_000
 #: How long an event's claim lasts before another sender may take it, in seconds.
 CLAIM = 30.0
 
+#: Seconds between two availability events while an officer answers live (the widget
+#: counts an ``available: true`` for 5 minutes).
+AVAILABILITY_RENEWAL = 60.0
+
+#: Severities in the order officers take live conversations, most serious first.
+SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+
 
 class UnknownCase(LookupError):
     """No report with this id or case number."""
@@ -50,6 +66,8 @@ class Outgoing:
     event_id: str
     body: bytes
     attempts: int
+    #: The case it speaks of ('' for an availability event).
+    report_id: str = ""
 
 
 class Conversations:
@@ -59,6 +77,8 @@ class Conversations:
         self.db, self.clock = db, clock
         #: Called after an event is queued (the sender wakes at once).
         self.on_event: Callable[[], None] = lambda: None
+        #: Called after anything the console shows changed (its pages are live).
+        self.on_change: Callable[[], None] = lambda: None
 
     # -- from the widget ---------------------------------------------------
 
@@ -99,6 +119,7 @@ class Conversations:
                 "WHERE report_id = ?",
                 (since, message["report_id"]),
             )
+        self.on_change()
         return now, True
 
     # -- from an officer ---------------------------------------------------
@@ -120,6 +141,7 @@ class Conversations:
             event = {"type": "message", "text": text, "at": now}
             self._queue(db, message_id, report_id, event)
         self.on_event()
+        self.on_change()
         return {"id": message_id, "from": "officer", "officer": officer, "text": text, "at": now}
 
     def set_status(
@@ -143,6 +165,66 @@ class Conversations:
             )
             self._queue(db, f"st-{uuid.uuid4().hex}", report_id, event)
         self.on_event()
+        self.on_change()
+
+    # -- answering live ----------------------------------------------------
+
+    def set_available(self, officer: str, available: bool) -> bool:
+        """Whether ``officer`` answers live now; tells the widget if the route's answer changed.
+
+        Returns whether any officer answers live now.
+        """
+        with self.db.write() as db:
+            before = self._anyone(db)
+            db.execute(
+                "INSERT INTO intake_availability (officer, available, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (officer) DO UPDATE SET available = excluded.available, "
+                "at = excluded.at",
+                (officer, int(available), utc_now()),
+            )
+            after = self._anyone(db)
+            if after != before:
+                self._queue_availability(db, after)
+        if after != before:
+            self.on_event()
+        self.on_change()
+        return after
+
+    def is_available(self, officer: str) -> bool:
+        with self.db.read() as db:
+            row = db.execute(
+                "SELECT available FROM intake_availability WHERE officer = ?", (officer,)
+            ).fetchone()
+        return bool(row and row[0])
+
+    def renew_availability(self) -> bool:
+        """Queue a renewal when officers answer live and none went out lately; whether one did."""
+        with self.db.write() as db:
+            if not self._anyone(db):
+                return False
+            last = db.execute(
+                "SELECT max(created_at) FROM intake_outgoing WHERE event_id LIKE 'av-%'"
+            ).fetchone()[0]
+            if last is not None and self.clock() - float(last) < AVAILABILITY_RENEWAL:
+                return False
+            self._queue_availability(db, True)
+        self.on_event()
+        return True
+
+    def _anyone(self, db: Any) -> bool:
+        row = db.execute("SELECT 1 FROM intake_availability WHERE available = 1 LIMIT 1")
+        return row.fetchone() is not None
+
+    def _queue_availability(self, db: Any, available: bool) -> None:
+        event_id = f"av-{uuid.uuid4().hex}"
+        body = {"event_id": event_id, "type": "availability", "available": available}
+        body["at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        now = self.clock()
+        db.execute(
+            "INSERT INTO intake_outgoing (event_id, report_id, body, next_attempt_at, "
+            "created_at) VALUES (?, '', ?, ?, ?)",
+            (event_id, json.dumps(body), now, now),
+        )
 
     def _report_id(self, db: Any, case_number: str) -> str:
         row = db.execute(
@@ -166,7 +248,8 @@ class Conversations:
     # -- for the console ---------------------------------------------------
 
     def cases(self, limit: int = 200) -> list[dict[str, Any]]:
-        """Cases, those waiting for an answer first (the longest waiting at the top)."""
+        """Cases: live conversations waiting first (by severity, then the longest waiting),
+        then those waiting for an answer (the longest waiting at the top), then the rest."""
         with self.db.read() as db:
             rows = db.execute(
                 "SELECT * FROM intake_reports ORDER BY "
@@ -175,7 +258,15 @@ class Conversations:
                 (limit,),
             ).fetchall()
             messages = self._messages(db, [row["report_id"] for row in rows])
-        return [_case(row, messages.get(row["report_id"], [])) for row in rows]
+        found = [_case(row, messages.get(row["report_id"], [])) for row in rows]
+        live = sorted(
+            (case for case in found if case["live_waiting"]),
+            key=lambda case: (
+                -SEVERITY_RANK.get(case["outcome"]["severity"], 0),
+                case["received_at"],
+            ),
+        )
+        return live + [case for case in found if not case["live_waiting"]]
 
     def case(self, case_number: str) -> dict[str, Any] | None:
         with self.db.read() as db:
@@ -224,11 +315,14 @@ class Conversations:
                 "UPDATE intake_outgoing SET next_attempt_at = ?, attempts = attempts + 1 "  # noqa: S608
                 "WHERE seq IN (SELECT seq FROM intake_outgoing WHERE state = 'pending' "
                 f"AND next_attempt_at <= ? ORDER BY seq LIMIT ?{lock}) "
-                "RETURNING seq, event_id, body, attempts",
+                "RETURNING seq, event_id, body, attempts, report_id",
                 (now + CLAIM, now, limit),
             ).fetchall()
         return sorted(
-            (Outgoing(r["seq"], r["event_id"], r["body"].encode(), r["attempts"]) for r in rows),
+            (
+                Outgoing(r["seq"], r["event_id"], r["body"].encode(), r["attempts"], r["report_id"])
+                for r in rows
+            ),
             key=lambda o: o.seq,
         )
 
@@ -275,7 +369,13 @@ class Conversations:
 def _case(row: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
     report = json.loads(row["body"])
     outcome = report.get("outcome", {})
+    live_until = (report.get("live") or {}).get("wait_until")
+    answered = any(message["from"] == "officer" for message in messages)
     return {
+        "live": live_until is not None,
+        "live_until": live_until,
+        # Still waiting for an officer's first answer on the victim's open page.
+        "live_waiting": live_until is not None and not answered and live_until > utc_now(),
         "id": row["case_number"],
         "report_id": row["report_id"],
         "reference": row["reference"],

@@ -7,7 +7,9 @@ intake's key (``Widget-Signature``), and marks it sent only on a 2xx that
 echoes its ``event_id``. Anything else is tried again with a capped,
 jittered backoff, forever, except the answers that say the event can never
 be taken (400: malformed; 404: no such case there, say after its
-retention), which stop it with their reason. A widget server that is down,
+retention), which stop it with their reason. While officers answer live, it
+also queues the availability renewals the widget server needs to keep
+offering live talks. A widget server that is down,
 restarting or refusing a key being rotated only delays the victim's answer.
 """
 
@@ -26,6 +28,9 @@ from widget_server.intake.conversations import Conversations, Outgoing
 from widget_server.reports import signature
 
 log = logging.getLogger("widget_server.intake.notifier")
+
+#: Events posted to the widget server at once (of different cases).
+PARALLEL = 8
 
 #: Answers after which an event is never sent again.
 FINAL_STATUSES = frozenset({400, 404, 409, 410, 422})
@@ -65,12 +70,12 @@ class EventSender:
                 while not stop.is_set():
                     self._wake.clear()
                     try:
+                        await asyncio.to_thread(self.conversations.renew_availability)
                         due = await asyncio.to_thread(self.conversations.claim, 20)
                     except Exception as exc:  # the database is away: the next poll will do
                         log.error("cannot read the events to send: %s", type(exc).__name__)
                         due = []
-                    for event in due:
-                        await self._send(client, event)
+                    await self._send_all(client, due)
                     if due:
                         continue
                     with contextlib.suppress(TimeoutError):
@@ -78,6 +83,21 @@ class EventSender:
                             await self._wake.wait()
             finally:
                 stopping.cancel()
+
+    async def _send_all(self, client: httpx.AsyncClient, due: list[Outgoing]) -> None:
+        """Each case's events in their order, the cases side by side (:data:`PARALLEL` at once):
+        a burst of replies to many victims does not queue behind one slow answer."""
+        by_case: dict[str, list[Outgoing]] = {}
+        for event in due:
+            by_case.setdefault(event.report_id, []).append(event)
+        slots = asyncio.Semaphore(PARALLEL)
+
+        async def send_case(events: list[Outgoing]) -> None:
+            async with slots:
+                for event in events:
+                    await self._send(client, event)
+
+        await asyncio.gather(*(send_case(events) for events in by_case.values()))
 
     async def _idle(self) -> float:
         try:

@@ -70,6 +70,15 @@ CREATE TABLE intake_outgoing (
 CREATE INDEX intake_outgoing_due ON intake_outgoing (state, next_attempt_at)
 """
 
+#: Which officers answer live now (issue 16): the console's "I am available".
+_AVAILABILITY = """
+CREATE TABLE intake_availability (
+    officer   TEXT PRIMARY KEY,
+    available INTEGER NOT NULL,
+    at        TEXT NOT NULL
+)
+"""
+
 #: Migrations per database. SQLite files from before had ``reports`` and no
 #: version: the first migration leaves them as they are, the second renames
 #: the table to the name it has beside the widget's own in PostgreSQL.
@@ -78,12 +87,14 @@ MIGRATIONS = {
         _TABLE.format(name="reports", seq="INTEGER PRIMARY KEY"),
         "ALTER TABLE reports RENAME TO intake_reports",
         _CONVERSATIONS.format(seq="INTEGER PRIMARY KEY", real="REAL"),
+        _AVAILABILITY,
     ),
     "postgresql": (
         _TABLE.format(name="intake_reports", seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
         _CONVERSATIONS.format(
             seq="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", real="DOUBLE PRECISION"
         ),
+        _AVAILABILITY,
     ),
 }
 

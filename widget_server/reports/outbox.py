@@ -48,6 +48,7 @@ from widget_server.reports.records import (
     Claimed,
     Completion,
     FollowUp,
+    LiveStart,
     OutboxError,
     Stored,
 )
@@ -134,14 +135,21 @@ class Outbox(OutboxReads):
 
     # -- accepting ---------------------------------------------------------
 
-    def accept(self, report: Mapping[str, Any], *, follow_up: FollowUp | None = None) -> Stored:
+    def accept(
+        self,
+        report: Mapping[str, Any],
+        *,
+        follow_up: FollowUp | None = None,
+        live: LiveStart | None = None,
+    ) -> Stored:
         """Store ``report`` durably with a new reference, and return it.
 
         ``report`` comes from :func:`~widget_server.reports.payload.build_report`; its
         ``reference`` is filled in here, where uniqueness can be checked. The
         same ``report_id`` twice (the victim pressed send twice) stores nothing
         new and returns the first reference. ``follow_up`` opens the report's
-        case in the same transaction. Raises
+        case in the same transaction, ``live`` (with ``follow_up``) queues it for
+        an officer who answers now. Raises
         :class:`~widget_server.reports.payload.ReportError` if the report breaks the schema.
         """
         data = dict(report)
@@ -175,13 +183,19 @@ class Outbox(OutboxReads):
                     if follow_up is not None:
                         db.execute(
                             "INSERT INTO cases (report_id, salt, verifier, public_key, "
-                            "updated_at) VALUES (?, ?, ?, ?, ?)",
+                            "updated_at, live_state, live_at, live_until, severity_rank, route) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 report_id,
                                 follow_up.salt,
                                 follow_up.verifier,
                                 follow_up.public_key,
                                 now,
+                                None if live is None else "waiting",
+                                None if live is None else now,
+                                None if live is None else live.until,
+                                None if live is None else live.rank,
+                                None if live is None else live.route,
                             ),
                         )
                     break

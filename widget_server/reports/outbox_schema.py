@@ -93,6 +93,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX case_messages_due ON case_messages (state, next_attempt_at);
     CREATE INDEX case_messages_case ON case_messages (report_id, at)
     """,
+    # 6: talking to an officer now (issue 16): whether each route's officers
+    # answer live, and the live state of a case that asked for it.
+    """
+    CREATE TABLE route_availability (
+        route             TEXT PRIMARY KEY,
+        available         INTEGER NOT NULL,
+        next_available_at REAL,
+        at                REAL NOT NULL,
+        received_at       REAL NOT NULL
+    );
+    ALTER TABLE cases ADD COLUMN live_state TEXT
+        CHECK (live_state IN ('waiting', 'talking', 'fallback'));
+    ALTER TABLE cases ADD COLUMN live_at REAL;
+    ALTER TABLE cases ADD COLUMN live_until REAL;
+    ALTER TABLE cases ADD COLUMN severity_rank INTEGER;
+    ALTER TABLE cases ADD COLUMN route TEXT;
+    CREATE INDEX cases_live ON cases (route, live_state)
+    """,
 )
 
 #: The same tables in PostgreSQL: bytes are ``BYTEA``, times ``DOUBLE PRECISION``,
@@ -170,6 +188,22 @@ PG_MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX case_messages_due ON case_messages (state, next_attempt_at);
     CREATE INDEX case_messages_case ON case_messages (report_id, at)
+    """,
+    """
+    CREATE TABLE route_availability (
+        route             TEXT PRIMARY KEY,
+        available         INTEGER NOT NULL,
+        next_available_at DOUBLE PRECISION,
+        at                DOUBLE PRECISION NOT NULL,
+        received_at       DOUBLE PRECISION NOT NULL
+    );
+    ALTER TABLE cases ADD COLUMN live_state TEXT
+        CHECK (live_state IN ('waiting', 'talking', 'fallback'));
+    ALTER TABLE cases ADD COLUMN live_at DOUBLE PRECISION;
+    ALTER TABLE cases ADD COLUMN live_until DOUBLE PRECISION;
+    ALTER TABLE cases ADD COLUMN severity_rank INTEGER;
+    ALTER TABLE cases ADD COLUMN route TEXT;
+    CREATE INDEX cases_live ON cases (route, live_state)
     """,
 )
 

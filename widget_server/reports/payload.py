@@ -71,6 +71,11 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_time(timestamp: float) -> str:
+    """``timestamp`` as the contract writes times."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def new_report_id() -> str:
     return str(uuid.uuid4())
 
@@ -149,8 +154,11 @@ def build_report(
     description: str | None = None,
     report_id: str | None = None,
     created_at: str | None = None,
+    live_until: str | None = None,
 ) -> dict[str, Any]:
     """The report for a victim standing on an outcome, without its reference yet.
+
+    ``live_until`` (ISO 8601) marks a victim who asked to talk to an officer now.
 
     Raises :class:`ReportError` when the position is not a reportable outcome:
     the report step must never offer to send one that is not.
@@ -171,7 +179,7 @@ def build_report(
         }
         for step in position.path
     ]
-    return {
+    report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "report_id": report_id or new_report_id(),
         "reference": None,
@@ -193,6 +201,9 @@ def build_report(
         "identity": identity.as_json() if identity else None,
         "description": description,
     }
+    if live_until is not None:
+        report["live"] = {"wait_until": live_until}
+    return report
 
 
 def _choice_text(question: Any, choice_id: str, locale: str) -> str:

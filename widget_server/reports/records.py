@@ -104,6 +104,19 @@ class FollowUp:
     public_key: bytes | None = None
 
 
+@dataclass(frozen=True)
+class LiveStart:
+    """A case that asked to talk to an officer now (issue 16), stored with its report.
+
+    ``rank`` orders the queue (higher first, :data:`widget_server.cases.live.SEVERITY_RANK`);
+    ``until`` is when it falls back to ordinary follow-up if no officer answered.
+    """
+
+    route: str
+    rank: int
+    until: float
+
+
 class OutboxStore(Protocol):
     """What the forwarder needs from an outbox, whatever database holds it."""
 

@@ -79,8 +79,9 @@ class Database(Protocol):
         """Why the database could not take a write now, or ``None`` when it could."""
         ...
 
-    def notify(self, session: Session, channel: str) -> None:
-        """Tell every listening process, once the transaction commits, that ``channel`` moved."""
+    def notify(self, session: Session, channel: str, payload: str = "") -> None:
+        """Tell every listening process, once the transaction commits, that ``channel`` moved
+        (``payload`` says what: a report id, never anything a victim wrote)."""
         ...
 
     def close(self) -> None: ...

@@ -202,8 +202,11 @@ class PgDatabase:
                 connection.execute("SET LOCAL synchronous_commit = off")
             yield PgSession(connection)
 
-    def notify(self, session: Any, channel: str) -> None:
-        session.execute(f"NOTIFY {channel}")
+    def notify(self, session: Any, channel: str, payload: str = "") -> None:
+        if payload:
+            session.execute("SELECT pg_notify(?, ?)", (channel, payload))
+        else:
+            session.execute(f"NOTIFY {channel}")
 
     # -- schema ------------------------------------------------------------
 
@@ -294,8 +297,17 @@ class Listener:
     notified while it was away.
     """
 
-    def __init__(self, url: str, channel: str, on_notify: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        on_notify: Callable[[], None],
+        on_payload: Callable[[str], None] | None = None,
+    ) -> None:
+        """``on_payload``, when given, gets each notification's payload instead of
+        ``on_notify`` (which still runs after each (re)connection)."""
         self.url, self.channel, self.on_notify = url, channel, on_notify
+        self.on_payload = on_payload
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
 
@@ -316,8 +328,11 @@ class Listener:
                     delay = 0.5
                     self.on_notify()
                     while not self._stop.is_set():
-                        for _ in connection.notifies(timeout=1.0):
-                            self.on_notify()
+                        for notified in connection.notifies(timeout=1.0):
+                            if self.on_payload is not None:
+                                self.on_payload(notified.payload)
+                            else:
+                                self.on_notify()
             except psycopg.Error as exc:
                 logger.warning("not listening to %s: %s", self.channel, type(exc).__name__)
                 self._stop.wait(delay)

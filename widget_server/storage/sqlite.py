@@ -69,7 +69,7 @@ class Connections:
         """This thread's connection, for reads (each statement its own transaction)."""
         yield self.get()
 
-    def notify(self, session: object, channel: str) -> None:
+    def notify(self, session: object, channel: str, payload: str = "") -> None:
         """Nothing to do: the processes of one file wake each other in process."""
 
     def get(self) -> sqlite3.Connection:

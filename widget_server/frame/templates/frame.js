@@ -137,6 +137,19 @@
     printers[p].hidden = false;
   }
 
+  // Times the page writes in UTC (when officers answer live again), in the
+  // victim's own time zone and language.
+  var times = document.querySelectorAll("time[data-local-time]");
+  for (var t = 0; t < times.length; t++) {
+    var when = new Date(times[t].getAttribute("datetime") || "");
+    if (!isNaN(when.getTime())) {
+      times[t].textContent = when.toLocaleString(document.documentElement.lang, {
+        dateStyle: "full",
+        timeStyle: "short"
+      });
+    }
+  }
+
   if (typeof ResizeObserver === "function") {
     new ResizeObserver(reportHeight).observe(root);
   } else {
