@@ -32,6 +32,7 @@ from widget_server.cases.availability import FRESH, AvailabilityEvent
 from widget_server.cases.events import CaseEvent
 from widget_server.cases.live import Busy, Hub
 from widget_server.reports.reporting import Reporting
+from widget_server.storage.database import StoreError
 
 #: The critical outcome of the test trees (sextortion, paid).
 CRITICAL = ("me", ("threat",), "yes")
@@ -301,3 +302,25 @@ def test_an_availability_event_parses_what_the_contract_says():
             {"event_id": "e1", "report_id": "r", "type": "nope", "at": iso(datetime.now(UTC))}
         )
     assert events.CASES_CHANNEL == "widget_cases"
+
+
+def test_a_database_away_delays_the_live_page_and_loses_nothing(
+    victim: Victim,
+    reporting: Reporting,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+):
+    post(victim.client, availability(True))
+    page = talk(victim)
+    app = victim.client.app
+
+    def away(*args: object) -> None:
+        raise StoreError("the outbox cannot be used: PostgreSQL restarts")
+
+    monkeypatch.setattr(app.state.cases, "get", away)  # type: ignore[attr-defined]
+    answer = ask_live(victim, page.text, do="write", text="Vous êtes là ?")
+    assert answer.status_code == 503
+    data = answer.json()
+    assert data["unavailable"] is True and data["retry"] > 0 and "Nothing was sent" in data["error"]
+    monkeypatch.undo()
+    again = ask_live(victim, page.text, do="write", text="Vous êtes là ?").json()
+    assert again["sent"] is True and [m["text"] for m in again["messages"]] == ["Vous êtes là ?"]

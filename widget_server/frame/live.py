@@ -16,7 +16,9 @@ page with ``textContent`` only (``frame.js``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import sqlite3
 import time
 from typing import Any
 
@@ -31,9 +33,12 @@ from widget_server.cases.store import CaseStore
 from widget_server.cases.tokens import CaseTokens
 from widget_server.frame.case import CaseView, case_frame, case_view, day, moment, version
 from widget_server.frame.forms import read_form, single
-from widget_server.frame.request import BadForm
+from widget_server.frame.request import BadForm, Frame
 from widget_server.i18n import Translator
 from widget_server.reports.reporting import Reporting
+from widget_server.storage.database import StoreError
+
+logger = logging.getLogger("widget_server.live")
 
 #: The longest a request waits for a change before it answers "nothing new".
 LONGEST_WAIT = 20.0
@@ -47,6 +52,18 @@ BUSY_RETRY_MS = 5000
 
 async def case_live(request: Request) -> Response:
     frame = case_frame(request)
+    try:
+        return await _live(request, frame)
+    except (StoreError, sqlite3.Error) as exc:
+        # The database is away (a restart, a failover): the page asks again later and
+        # keeps what it shows; a message it was sending stays in its form, unsent.
+        logger.error("live case page not answered: %s", type(exc).__name__)
+        reporting: Reporting = request.app.state.reporting
+        error = reporting.translator(frame.locale)("save_failed_text")
+        return _json({"unavailable": True, "retry": BUSY_RETRY_MS, "error": error}, 503)
+
+
+async def _live(request: Request, frame: Frame) -> Response:
     form = await read_form(request)
     if form is None or any(len(form.get(key, ())) > 1 for key in _FIELDS):
         raise BadForm(frame)

@@ -114,7 +114,7 @@
     if (stopped) return;
     ask(new URLSearchParams()).then(
       function (answer) {
-        failures = 0;
+        failures = answer.unavailable ? failures + 1 : 0;
         show(answer);
         if (answer.expired) {
           say(queue || error, answer.error);
