@@ -31,7 +31,7 @@ from widget_server.cases.conversation import MAX_TEXT, Refused, Writing
 from widget_server.cases.live import Busy, Hub, disconnected, recheck_interval, stamp
 from widget_server.cases.store import CaseStore
 from widget_server.cases.tokens import CaseTokens
-from widget_server.frame.case import CaseView, case_frame, case_view, day, moment, version
+from widget_server.frame.case import CaseView, case_frame, case_view, moment, version
 from widget_server.frame.forms import read_form, single
 from widget_server.frame.request import BadForm, Frame
 from widget_server.i18n import Translator
@@ -169,7 +169,6 @@ def snapshot(view: CaseView, r: Translator) -> dict[str, Any]:
         "version": version(view),
         "status": case.status,
         "status_text": r("case_status", status=r("status." + case.status)),
-        "statuses": len(view.statuses),
         "accepting_messages": case.accepting_messages,
         "live_state": view.live_state,
         "live_text": view.live_text,
@@ -182,7 +181,6 @@ def snapshot(view: CaseView, r: Translator) -> dict[str, Any]:
             }
             for m in view.messages
         ],
-        "accepted": day(case.accepted_at),
     }
 
 

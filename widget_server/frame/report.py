@@ -187,7 +187,7 @@ async def _send(
             return limited
         reporting.refusals.flush()  # a window that has passed is told without waiting for a flood
     now = utc_now()
-    live = _live_start(frame, reporting, position, values) if values["talk"] == "yes" else None
+    live = _live_start(frame, position, values) if values["talk"] == "yes" else None
     report = build_report(
         catalog,
         position,
@@ -339,19 +339,17 @@ def _accept(
     return reporting.outbox.accept(report, follow_up=case, live=live), key
 
 
-def _live_start(
-    frame: Frame, reporting: Reporting, position: Position, values: Mapping[str, str]
-) -> LiveStart | None:
+def _live_start(frame: Frame, position: Position, values: Mapping[str, str]) -> LiveStart | None:
     """The live conversation a victim asked for, if an officer of their route answers now."""
     outcome = position.outcome
     partner = frame.partner
     assert outcome is not None and partner is not None
     offer = live_offer(frame, outcome, values["country"])
-    if offer is None or not offer.live:
+    if offer is None or not offer.live or frame.offers is None:
         return None
-    route = reporting.routes.for_report(values["country"], partner.id, partner.intake_route)
+    route = frame.offers.route_of(values["country"], partner.id, partner.intake_route)
     until = time.time() + frame.widget.settings.live_wait
-    return LiveStart(route.name, SEVERITY_RANK.get(outcome.severity, 0), until)
+    return LiveStart(route, SEVERITY_RANK.get(outcome.severity, 0), until)
 
 
 def _identified(reporting: Reporting, row: Row) -> bool:

@@ -23,11 +23,9 @@ browser sends Basic credentials with a forged cross-site form too.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import json
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,9 +35,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive
 
-from widget_server.cases.live import disconnected
+from widget_server.intake.changes import LONGEST_WAIT, Changes
 from widget_server.intake.conversations import (
     MAX_OFFICER_TEXT,
     STATUSES,
@@ -91,48 +88,6 @@ def officer_keys(values: Sequence[str]) -> dict[str, str]:
 
 
 Handler = Callable[[Request, str], Awaitable[Response]]
-
-#: The longest a console page's request waits for a change.
-LONGEST_WAIT = 20.0
-
-#: The most console requests waiting for a change at once.
-MAX_WAITERS = 200
-
-
-class Changes:
-    """A version of what the console shows, and the requests waiting for the next one.
-
-    The version starts at a random number, so a page from before a restart
-    never waits for a version this process will not reach: any other version
-    than the current one answers at once.
-    """
-
-    def __init__(self) -> None:
-        self.version = secrets.randbelow(10**9)
-        self._next = asyncio.Event()
-        self.waiting = 0
-
-    def bump(self) -> None:
-        """Something changed (on the event loop)."""
-        self.version += 1
-        self._next.set()
-        self._next = asyncio.Event()
-
-    async def wait(self, since: str, timeout: float, receive: Receive) -> int:
-        """The version once it is not ``since``, or after ``timeout``, or when the client
-        (whose request's ``receive`` this is) has gone."""
-        if since != str(self.version) or self.waiting >= MAX_WAITERS:
-            return self.version
-        self.waiting += 1
-        changed = asyncio.ensure_future(self._next.wait())
-        leaving = asyncio.ensure_future(disconnected(receive))
-        try:
-            await asyncio.wait({changed, leaving}, timeout=timeout, return_when="FIRST_COMPLETED")
-        finally:
-            changed.cancel()
-            leaving.cancel()
-            self.waiting -= 1
-        return self.version
 
 
 class Console:

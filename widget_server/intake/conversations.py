@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from widget_server.cases.live import SEVERITY_RANK
 from widget_server.storage.database import Database
 
 #: The statuses an officer may set (the widget's contract, docs/intake.md).
@@ -45,9 +46,6 @@ CLAIM = 30.0
 #: Seconds between two availability events while an officer answers live (the widget
 #: counts an ``available: true`` for 5 minutes).
 AVAILABILITY_RENEWAL = 60.0
-
-#: Severities in the order officers take live conversations, most serious first.
-SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 
 
 class UnknownCase(LookupError):
