@@ -56,6 +56,10 @@ class Connections:
         self._pragmas = ("journal_mode=WAL", "synchronous=FULL", *pragmas)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        #: Statements running on each connection (by ``id``), and the connections
+        #: closed meanwhile, which their thread closes when it is done with them.
+        self._busy: dict[int, int] = {}
+        self._doomed: set[int] = set()
         self._lock = threading.Lock()
         #: Held by each write transaction; hold it too for what must not overlap a write.
         self.write_lock = threading.Lock()
@@ -67,7 +71,31 @@ class Connections:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection, for reads (each statement its own transaction)."""
-        yield self.get()
+        with self._using() as db:
+            yield db
+
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, which :meth:`close` leaves open until this ends.
+
+        Closing a SQLite connection under a running statement crashes the
+        process; a reader in a worker thread (the offers' refresh, a dashboard
+        query) may well outlive the app that closes its stores.
+        """
+        db = self.get()
+        key = id(db)
+        with self._lock:
+            self._busy[key] = self._busy.get(key, 0) + 1
+        try:
+            yield db
+        finally:
+            with self._lock:
+                self._busy[key] -= 1
+                if not self._busy[key]:
+                    del self._busy[key]
+                    if key in self._doomed:
+                        self._doomed.discard(key)
+                        db.close()
 
     def notify(self, session: object, channel: str, payload: str = "") -> None:
         """Nothing to do: the processes of one file wake each other in process."""
@@ -94,8 +122,7 @@ class Connections:
         ``durable`` commits are on disk when this returns (an fsync of the WAL);
         the others reach the disk with the next durable commit or checkpoint.
         """
-        db = self.get()
-        with self.write_lock:
+        with self._using() as db, self.write_lock:
             if not durable:
                 db.execute("PRAGMA synchronous=NORMAL")
             try:
@@ -111,7 +138,8 @@ class Connections:
                     db.execute("PRAGMA synchronous=FULL")
 
     def version(self, store: str) -> int:
-        version: int = self.get().execute("PRAGMA user_version").fetchone()[0]
+        with self._using() as db:
+            version: int = db.execute("PRAGMA user_version").fetchone()[0]
         return version
 
     def migrate(self, store: str, migrations: Sequence[str]) -> None:
@@ -137,8 +165,7 @@ class Connections:
         space of the disk.
         """
         try:
-            with self.write_lock:
-                db = self.get()
+            with self._using() as db, self.write_lock:
                 db.execute(probe).fetchall()
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("ROLLBACK")
@@ -152,11 +179,15 @@ class Connections:
     def close(self) -> None:
         """Close every thread's connection; a thread that goes on opens a new one.
 
-        A write in progress in another thread finishes first: closing a SQLite
+        A write in progress in another thread finishes first, and a read in
+        progress closes its connection when it ends: closing a SQLite
         connection under a running statement crashes the process.
         """
         with self.write_lock, self._lock:
             for db in self._all:
-                db.close()
+                if id(db) in self._busy:
+                    self._doomed.add(id(db))
+                else:
+                    db.close()
             self._all.clear()
         self._local = threading.local()
