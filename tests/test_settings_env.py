@@ -23,7 +23,12 @@ PRODUCTION = {
         ("WIDGET_FORWARD_DEADLINE", "inf", "expected a number of seconds"),
         ("WIDGET_INTAKE_URL", "intake.example.org/reports", "expected an http(s) URL"),
         ("WIDGET_PUBLIC_URL", "https://", "expected an http(s) URL"),
+        ("WIDGET_PUBLIC_URL", "https://x.example;foo", "not a host name or an IP address"),
+        ("WIDGET_PUBLIC_URL", "https://x.example:port", "expected an http(s) URL"),
         ("WIDGET_REPORT_RATE_CLIENT", "lots", "5/hour"),
+        ("WIDGET_METRICS_ADDRESS", "9108", "expected host:port"),
+        ("WIDGET_METRICS_ADDRESS", "127.0.0.1:99999", "expected host:port"),
+        ("WIDGET_GRACEFUL_TIMEOUT", "soon", "expected a number of seconds"),
     ],
 )
 def test_a_value_that_does_not_parse_names_its_variable(variable: str, value: str, words: str):
@@ -31,6 +36,26 @@ def test_a_value_that_does_not_parse_names_its_variable(variable: str, value: st
         Settings.from_environ({variable: value})
     message = str(caught.value)
     assert message.startswith(f"{variable}={value}: ") and words in message
+
+
+def test_the_operations_settings():
+    assert Settings.from_environ({}).log_format == "text"
+    settings = Settings.from_environ(
+        {
+            "WIDGET_LOG_FORMAT": "JSON",
+            "WIDGET_METRICS_ADDRESS": "[::1]:9108",
+            "WIDGET_GRACEFUL_TIMEOUT": "25",
+        }
+    )
+    assert (settings.log_format, settings.metrics_address, settings.graceful_timeout) == (
+        "json",
+        "[::1]:9108",
+        25.0,
+    )
+    with pytest.raises(SettingsError, match=r"^WIDGET_LOG_FORMAT must be 'text' or 'json'"):
+        Settings.from_environ({"WIDGET_LOG_FORMAT": "xml"})
+    with pytest.raises(SettingsError, match=r"^WIDGET_GRACEFUL_TIMEOUT must be between 0"):
+        Settings.from_environ({"WIDGET_GRACEFUL_TIMEOUT": "-1"})
 
 
 def test_a_negative_reload_interval_is_refused():

@@ -10,12 +10,16 @@ once from the settings' paths. Routes:
 - ``POST /w/{token}/report``: the report step (:mod:`widget_server.frame.report`);
 - ``GET /static/widget.js`` and ``/static/widget.<version>.js``: the loader;
 - ``GET /static/frame.<version>.css|js`` and ``/theme/<partner>.<version>.css``;
-- ``GET /healthz``;
+- ``GET /healthz`` (alive) and ``GET /readyz`` (ready to serve, every store usable);
+- ``GET /metrics``: Prometheus metrics, with the operator key
+  (:mod:`widget_server.operations.exposition`);
 - ``/observatory/``: the operators' dashboard (:mod:`widget_server.observatory.dashboard`),
   off (404) unless an operator key is set.
 
 The lifespan runs the outbox's forwarder, the reload watcher and the wave
-watcher, and stops them cleanly on shutdown.
+watcher, and stops them cleanly on shutdown; SIGTERM starts that at once
+(:mod:`widget_server.operations.stopping`): ``/readyz`` answers 503, the
+forwarder hands back what it cannot finish, live pages stop waiting.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from widget_server import metrics
 from widget_server.cases import live
 from widget_server.cases.availability import Offers
 from widget_server.cases.conversation import Writing
@@ -53,6 +58,9 @@ from widget_server.frame.world import Widget, fingerprint
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore, flush_events
 from widget_server.observatory.waves import WaveLog, watch_waves
+from widget_server.operations.exposition import metrics_route
+from widget_server.operations.logs import RequestLog
+from widget_server.operations.stopping import on_stop_signal
 from widget_server.partners import Registry
 from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
@@ -111,12 +119,21 @@ def create_app(
             tasks.append(
                 asyncio.create_task(_watch(widget, settings.reload_interval), name="reloader")
             )
+
+        def begin_stop() -> None:
+            logger.info("stopping: requests in flight finish, the forwarder hands back")
+            app.state.stopping = True
+            if reporting.forwarder is not None:
+                reporting.forwarder.stop()
+            app.state.live_hub.stop()
+
         try:
             async with (
                 reporting.running(),
                 live.serving(app.state.live_hub, app.state.offers, reporting.outbox.db),
             ):
-                yield
+                with on_stop_signal(begin_stop):
+                    yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -142,6 +159,8 @@ def create_app(
         Route("/static/live.{version}.js", live_asset, methods=["GET"]),
         Route("/theme/{partner}.{version}.css", theme_css, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_route(settings, reporting.outbox), methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Mount(
             "/observatory",
@@ -156,6 +175,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(RequestLog),
             Middleware(SecurityHeaders),
             Middleware(RequestLimits, page=too_large),
             Middleware(PageCompression),
@@ -173,6 +193,7 @@ def create_app(
     # header, which a client chooses: a URL with a slash too many is a 404.
     app.router.redirect_slashes = False
     app.state.widget = widget
+    app.state.stopping = False
     app.state.reporting = reporting
     app.state.cases = CaseStore(reporting.outbox.db, Guesses.for_settings(settings))
     app.state.case_tokens = CaseTokens(settings.secret_keys)
@@ -214,6 +235,7 @@ async def _watch(widget: Widget, interval: float) -> None:
         try:
             await asyncio.to_thread(widget.reload_if_changed)
         except Exception:  # a reload must never stop the server
+            metrics.RELOAD_FAILURES.inc()
             logger.exception("reloading failed; the last good files stay in use")
 
 
@@ -318,6 +340,23 @@ async def healthz(request: Request) -> Response:
             "alerts": len(world.alerts),
         }
     )
+
+
+async def readyz(request: Request) -> Response:
+    """Whether this instance should get traffic: 503 while it starts, while it stops,
+    and while any store it writes to is unusable (which store, not why: see the log)."""
+    if _widget(request).world is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    if request.app.state.stopping:
+        return JSONResponse({"status": "stopping"}, status_code=503)
+    reporting: Reporting = request.app.state.reporting
+    events: EventStore = request.app.state.events
+    for store, check in (("outbox", reporting.outbox.health), ("observatory", events.health)):
+        problem = await run_in_threadpool(check)
+        if problem is not None:
+            logger.error("not ready, %s unusable: %s", store, problem)
+            return JSONResponse({"status": "unusable", "store": store}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 def _not_found(request: Request) -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ MIN_KEY_LENGTH = 32
 CLIENT_REPORT_RATE = Rate(10, 3600)
 PARTNER_REPORT_RATE = Rate(600, 3600)
 NO_LIMIT = Rate(0, 1)
+
+#: What ``WIDGET_LOG_FORMAT`` may be.
+LOG_FORMATS = ("text", "json")
 
 #: Hosts an intake may be reached at over plain http, even in production.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -97,6 +101,13 @@ class Settings:
     #: New reports one partner's frames may send, all clients together; unset:
     #: :data:`PARTNER_REPORT_RATE` in production, off in development.
     report_rate_partner: Rate | None = None
+    #: ``text`` (the default) or ``json``: one JSON object per log line.
+    log_format: str = "text"
+    #: ``host:port`` of a listener of its own for ``/metrics`` (no key); empty: none.
+    metrics_address: str = ""
+    #: On SIGTERM, how long requests in flight and forward attempts may take to
+    #: finish, in seconds, before they are cut (a forward attempt's claim handed back).
+    graceful_timeout: float = 10.0
 
     @property
     def production(self) -> bool:
@@ -182,23 +193,46 @@ class Settings:
             raise SettingsError("WIDGET_LIVE_WAIT must be between 10 and 86400 seconds")
         if not 0.1 <= self.forward_deadline <= 600:
             raise SettingsError("WIDGET_FORWARD_DEADLINE must be between 0.1 and 600 seconds")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError("WIDGET_LOG_FORMAT must be 'text' or 'json'")
+        if not 0 <= self.graceful_timeout <= 3600:
+            raise SettingsError("WIDGET_GRACEFUL_TIMEOUT must be between 0 and 3600 seconds")
         if not self.reload_interval >= 0:  # also refuses nan
             raise SettingsError(
                 "WIDGET_RELOAD_INTERVAL must be 0 (no reloading) or a positive number of seconds"
             )
 
 
+def _address(raw: str) -> str:
+    """``WIDGET_METRICS_ADDRESS``: ``host:port``, ``[v6]:port``, or empty for none."""
+    host, _, port = raw.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            "expected host:port, such as 127.0.0.1:9108 (a private address: the metrics "
+            "listener asks for no key)"
+        )
+    return raw
+
+
 def _keys(raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
+#: A host name or an IP address, as ``urlsplit`` gives it (lower case, IPv6 unbracketed).
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|[0-9a-f:.]+")
+
+
 def _url(raw: str) -> str:
     try:
-        host = urlsplit(raw).hostname
+        parts = urlsplit(raw)
+        host, _ = parts.hostname, parts.port  # a port that is not a number raises here
     except ValueError:
         host = None
     if not raw.startswith(("http://", "https://")) or not host:
         raise SettingsError("expected an http(s) URL")
+    if not _HOST.fullmatch(host):
+        raise SettingsError(f"{host!r} is not a host name or an IP address")
     return raw.rstrip("/")
 
 
@@ -269,6 +303,9 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "live_wait": _seconds,
     "report_rate_client": _rate,
     "report_rate_partner": _rate,
+    "log_format": str.lower,
+    "metrics_address": _address,
+    "graceful_timeout": _seconds,
 }
 
 #: Variables whose value is never shown in an error.

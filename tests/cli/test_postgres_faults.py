@@ -180,10 +180,12 @@ def test_postgresql_down_at_start_gives_503s_then_the_server_recovers_by_itself(
         with process(["serve", "--port", str(port)], env, log):
             wait_for(lambda: _status(f"{url}/healthz") == 503, "the server, unhealthy")
             assert httpx.get(f"{url}/healthz").json() == {"status": "unusable", "store": "outbox"}
+            assert httpx.get(f"{url}/readyz").json() == {"status": "unusable", "store": "outbox"}
             with httpx.Client(base_url=url, timeout=30) as client:
                 assert report(client, token, answers) is None  # the report-failed page
             postgres.start()
             wait_for(lambda: _status(f"{url}/healthz") == 200, "the server to recover")
+            wait_for(lambda: _status(f"{url}/readyz") == 200, "the server to be ready again")
             with httpx.Client(base_url=url, timeout=30) as client:
                 assert report(client, token, answers) is not None
     finally:

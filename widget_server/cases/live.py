@@ -106,6 +106,8 @@ class Hub:
         #: Per watched case: its generation, the event of the next one, how many watch.
         self._watched: dict[str, _Watched] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Set when the process is stopping: every wait ends, and no new one waits.
+        self.stopping = False
 
     @property
     def waiters(self) -> int:
@@ -141,6 +143,11 @@ class Hub:
             watched.next.set()
             watched.next = asyncio.Event()
 
+    def stop(self) -> None:
+        """End every wait now (the page asks again, and reaches an instance that stays)."""
+        self.stopping = True
+        self.notify_all()
+
     def notify_all(self) -> None:
         """Every page re-checks: notifications may have been missed (a reconnection)."""
         for report_id in list(self._watched):
@@ -160,7 +167,7 @@ class Hub:
         """Whether ``report_id`` was notified after generation ``since``, waiting up to
         ``timeout`` seconds for it (inside :meth:`watching`)."""
         watched = self._watched[report_id]
-        if watched.generation != since:
+        if watched.generation != since or self.stopping:
             return True
         try:
             async with asyncio.timeout(timeout):

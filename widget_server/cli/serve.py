@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import logging
+import logging.config
+import os
 import re
+import shutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 import uvicorn.config
+from starlette.applications import Starlette
 
 from widget_server.app import create_app
 from widget_server.cli.errors import CommandError
 from widget_server.embed import CONTAINER_ID, INLINE_BUTTON_HEIGHT, MODES, SnippetOptions, snippet
 from widget_server.frame.world import load_world, load_world_alerts
 from widget_server.i18n import known
+from widget_server.operations.exposition import MULTIPROCESS_DIR, listen
+from widget_server.operations.logs import REQUESTS_LOGGER
 from widget_server.partners import load_partners
+from widget_server.reports.outbox import Outbox
 from widget_server.settings import Settings
 from widget_server.trees.model import LOCALES
 
@@ -55,6 +65,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (%(default)s)")
+    serve.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="processes serving the port (%(default)s); they share the stores, and on SQLite "
+        "one machine's data folder",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight and forward attempts may take to finish "
+        "before they are cut and their reports handed back to the outbox (default: "
+        "WIDGET_GRACEFUL_TIMEOUT, 10)",
+    )
     serve.set_defaults(handler=run_serve)
 
     embed = subparsers.add_parser(
@@ -99,32 +124,95 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Check everything, then serve: in this process, or in ``--workers`` processes.
+
+    Workers build their own app from the same environment (uvicorn starts them
+    with :func:`worker_app`); the metrics listener, if any, runs here and sums
+    the workers' counters (prometheus_client's multiprocess mode).
+    """
     settings = Settings.from_environ()
+    if args.graceful_timeout is not None:
+        settings = dataclasses.replace(settings, graceful_timeout=args.graceful_timeout)
+        # The workers read their settings from the environment.
+        os.environ["WIDGET_GRACEFUL_TIMEOUT"] = str(args.graceful_timeout)
     catalog, registry = load_world(settings)
     alerts = load_world_alerts(settings, catalog, registry)
-    app = create_app(settings, catalog=catalog, registry=registry, alerts=alerts, watch=True)
-    print(
-        f"widget-server: serving {len(catalog.trees)} trees with {len(alerts)} alerts "
-        f"for {len(registry)} partners on "
-        f"http://{args.host}:{args.port} (public URL {settings.public_url})",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
+    options: dict[str, Any] = {
         **SERVER_OPTIONS,
-        log_level="info",
-        log_config=log_config(),
+        "timeout_graceful_shutdown": settings.graceful_timeout,
+        "log_level": "info",
+        "log_config": log_config(settings.log_format),
+    }
+    target: Any
+    if args.workers > 1:
+        shared_counters(settings)
+        target, options = f"{__name__}:worker_app", {**options, "factory": True}
+        options["workers"] = args.workers
+    else:
+        target = create_app(settings, catalog=catalog, registry=registry, alerts=alerts, watch=True)
+    announce(
+        settings,
+        f"serving {len(catalog.trees)} trees with {len(alerts)} alerts for {len(registry)} "
+        f"partners on http://{args.host}:{args.port} with {args.workers} worker(s) "
+        f"(public URL {settings.public_url})",
     )
+    stop_metrics = metrics_listener(settings)
+    try:
+        uvicorn.run(target, host=args.host, port=args.port, **options)
+    finally:
+        stop_metrics()
     return 0
 
 
-def log_config() -> dict[str, Any]:
+def worker_app() -> Starlette:
+    """The app of one of ``--workers``: the same checks as ``serve``, from the environment."""
+    settings = Settings.from_environ()
+    catalog, registry = load_world(settings)
+    alerts = load_world_alerts(settings, catalog, registry)
+    return create_app(settings, catalog=catalog, registry=registry, alerts=alerts, watch=True)
+
+
+def shared_counters(settings: Settings) -> None:
+    """Give the workers a fresh folder for their counters, so a scrape of any sums them all.
+
+    Counters start at zero with each ``serve``, as one process's do; Prometheus
+    takes a counter's reset for a restart.
+    """
+    folder = settings.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    os.environ[MULTIPROCESS_DIR] = str(folder.resolve())
+
+
+def metrics_listener(settings: Settings) -> Callable[[], None]:
+    """Start the ``WIDGET_METRICS_ADDRESS`` listener, if set; returns what stops it."""
+    if not settings.metrics_address:
+        return lambda: None
+    try:
+        return listen(settings.metrics_address, Outbox.for_settings(settings))
+    except OSError as exc:
+        raise CommandError(
+            f"cannot listen on WIDGET_METRICS_ADDRESS={settings.metrics_address}: "
+            f"{exc.strerror or exc} (is another process on that port?)"
+        ) from None
+
+
+def announce(settings: Settings, line: str) -> None:
+    """The start-up line: plain on stderr, or a JSON line among the others."""
+    if settings.log_format == "json":
+        logging.config.dictConfig(log_config("json"))
+        logging.getLogger("widget_server").info(line)
+    else:
+        print(f"widget-server: {line}", file=sys.stderr)
+
+
+def log_config(log_format: str = "text") -> dict[str, Any]:
     """uvicorn's logging, plus the server's own lines (reloads, reports, waves) at INFO.
 
     Without it only warnings would reach stderr, bare, and an operator would
-    not see a report accepted or delivered. Our lines name their logger.
+    not see a report accepted or delivered. Our lines name their logger. With
+    ``json``, every formatter, ours and uvicorn's, writes one JSON object per
+    line, and each request adds a line of its own (:mod:`widget_server.operations.logs`).
     """
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["formatters"]["widget"] = {
@@ -146,6 +234,11 @@ def log_config() -> dict[str, Any]:
         "level": "INFO",
         "propagate": False,
     }
+    # One line per request belongs to the JSON format; plain text stays as it was.
+    config["loggers"][REQUESTS_LOGGER] = {"level": "INFO" if log_format == "json" else "WARNING"}
+    if log_format == "json":
+        for name in config["formatters"]:
+            config["formatters"][name] = {"()": "widget_server.operations.logs.JsonFormatter"}
     return config
 
 
@@ -180,6 +273,24 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 _CSS_LENGTH = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:px|em|rem|vh|svh|lvh|dvh|%)")
+
+
+def positive(value: str) -> int:
+    """``--workers``: a whole number, at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return int(value)
+
+
+def seconds(value: str) -> float:
+    """``--graceful-timeout``: a number of seconds, 0 to 3600."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 3600:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds (0 to 3600)")
+    return number
 
 
 def css_length(value: str) -> str:

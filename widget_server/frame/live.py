@@ -134,7 +134,7 @@ async def _changed(
     queued = shown.live_state == "waiting"
     # No stamp yet: one read after ``shown`` might already hold a change ``shown`` lacks.
     last: tuple[Any, ...] | None = None
-    while version(view) == seen and time.monotonic() < deadline:
+    while version(view) == seen and time.monotonic() < deadline and not hub.stopping:
         left = deadline - time.monotonic()
         waiting = asyncio.ensure_future(
             hub.wait(report_id, generation, max(0.0, min(recheck, left)))

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server import metrics
 from widget_server.cases.codes import new_case, new_code
 from widget_server.cases.live import SEVERITY_RANK
 from widget_server.frame.case import live_case
@@ -174,6 +175,7 @@ async def _send(
         wait = decision.wait
         if wait:
             reporting.refusals.refused(decision.limit, f"partner={partner.id} id={report_id}")
+            metrics.RATE_LIMIT_REFUSALS.labels(decision.limit).inc()
             limited = message(
                 frame,
                 "report-limited",
@@ -208,6 +210,8 @@ async def _send(
     except ReportError as exc:
         log.error("report not stored id=%s: %s", report_id, type(exc).__name__)
         return _failed(frame, reporting, state)
+    if not stored.duplicate:
+        metrics.REPORTS_ACCEPTED.inc()
     reporting.wake()
     row = await run_in_threadpool(reporting.outbox.get, report_id)
     if row is None:  # pragma: no cover - accept() just committed it

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from widget_server import metrics
 from widget_server.cases.availability import LIVE_SEVERITIES, Offer
 from widget_server.frame.forms import read_post, single
 from widget_server.frame.pages import bad_request, cached, outcome_context, render, restart
@@ -241,6 +242,7 @@ def show(
             },
         )
         if arrived:
+            metrics.OUTCOMES.labels(position.tree, outcome.severity).inc()
             response.background = tally.completed(frame.events, catalog, state, position)
         return response
     question = position.node
@@ -249,6 +251,7 @@ def show(
     first = not state.answers and state.start is None
     alerts = frame.world.alerts.active(state.partner, frame.widget.today()) if first else []
     number = len(state.answers) + 1
+    metrics.STEPS.labels(position.tree).inc()
     alert_ids = tuple(alert.id for alert in alerts)
     return cached(
         frame,

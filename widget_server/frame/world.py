@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jinja2
 
+from widget_server import metrics
 from widget_server.frame.assets import Asset, Assets, load_assets
 from widget_server.frame.pagecache import PageCache
 from widget_server.frame.templating import build_templates
@@ -179,6 +180,7 @@ class Widget:
                 )
             alerts = load_world_alerts(self.settings, catalog, registry)
         except ProblemsError as exc:
+            metrics.RELOAD_FAILURES.inc()
             for problem in exc.problems:
                 logger.warning("not reloaded: %s", problem)
             return False

@@ -129,6 +129,10 @@ class EventStore:
             return cls(PgDatabase(settings.database_url, what=WHAT), secret=secret)
         return cls(settings.data_dir / FILENAME, secret=secret)
 
+    def health(self) -> str | None:
+        """Why the store could not take events now, or ``None`` (``/readyz``)."""
+        return self.db.health("SELECT 1 FROM events LIMIT 1", 0)
+
     def admits(self, client: str | None) -> bool:
         """Whether a new diagnosis from ``client`` is counted (and spend one if so)."""
         key = client_key(client)

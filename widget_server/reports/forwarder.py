@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from widget_server import metrics
 from widget_server.reports import signature
 from widget_server.reports.answer import case_of, read_limited, reason_of, unacknowledged
 from widget_server.reports.records import Claimed, Completion, OutboxStore
@@ -112,11 +113,20 @@ class Forwarder:
         self.tuning = tuning or Tuning()
         self.worker = worker or worker_name()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._recorder = _GroupCommit(outbox, self.worker)
 
     def wake(self) -> None:
         """A report was just accepted: look at the outbox now, not at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Claim nothing more; finish what is in flight or hand it back (SIGTERM's first step).
+
+        :meth:`run` returns once that is done, as when its ``stop`` is set.
+        """
+        self._stopping.set()
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -125,6 +135,10 @@ class Forwarder:
         in_flight: dict[asyncio.Task[None], Claimed] = {}
         stop_watch = asyncio.create_task(stop.wait())
         stop_watch.add_done_callback(lambda _: self._wake.set())
+
+        def stopped() -> bool:
+            return stop.is_set() or self._stopping.is_set()
+
         async with httpx.AsyncClient(
             timeout=tuning.timeout(),
             limits=httpx.Limits(max_connections=tuning.concurrency),
@@ -132,7 +146,7 @@ class Forwarder:
             headers={"User-Agent": "widget-server outbox"},
         ) as client:
             try:
-                while not stop.is_set():
+                while not stopped():
                     self._wake.clear()
                     free = tuning.concurrency - len(in_flight)
                     claimed: list[Claimed] = []
@@ -237,9 +251,21 @@ class Forwarder:
         ]
         if stopped:
             await asyncio.to_thread(self.outbox.record, self.worker, stopped)
+            log.warning(
+                "%d attempt(s) cut on shutdown, handed back for any worker to send now",
+                len(stopped),
+            )
 
     async def _forward(self, client: httpx.AsyncClient, report: Claimed) -> None:
+        started = time.perf_counter()
         result = await self.attempt(client, report)
+        metrics.FORWARD_DURATION.labels(result.outcome).observe(time.perf_counter() - started)
+        metrics.INTAKE_RESPONSES.labels(metrics.status_label(result.status)).inc()
+        if report.message_id is None:
+            if result.outcome == "delivered":
+                metrics.REPORTS_DELIVERED.inc()
+            elif result.outcome == "dead":
+                metrics.REPORTS_DEAD.inc()
         delay = 0.0
         if result.outcome == "retry":
             delay = backoff(report.attempts, self.tuning, self._rng)

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,19 @@ from widget_server.reports.outbox_schema import COLUMNS, STATES, row_of
 from widget_server.reports.records import WHAT, OutboxError, Row
 from widget_server.storage.database import Database, Session
 from widget_server.storage.sqlite import unusable
+
+
+@dataclass(frozen=True, slots=True)
+class Gauges:
+    """The outbox's state at one moment, for the metrics."""
+
+    #: Reports, and victims' messages, in each state.
+    reports: dict[str, int]
+    messages: dict[str, int]
+    #: When the oldest report not yet delivered was accepted (epoch seconds), if any.
+    oldest_pending_at: float | None
+    #: Victims waiting for an officer to pick up their live conversation.
+    live_waiting: int
 
 
 class OutboxReads:
@@ -52,6 +66,26 @@ class OutboxReads:
             ):
                 counts[row["state"]] = int(row["n"])
         return counts
+
+    def gauges(self) -> Gauges:
+        """What the metrics show of the outbox now, in one read (a scrape's worth)."""
+        reports = dict.fromkeys(STATES, 0)
+        messages = dict.fromkeys(STATES, 0)
+        with self._read() as db:
+            for row in db.execute("SELECT state, count(*) AS n FROM reports GROUP BY state"):
+                reports[row["state"]] = int(row["n"])
+            for row in db.execute(
+                "SELECT state, count(*) AS n FROM case_messages WHERE sender = 'victim' "
+                "GROUP BY state"
+            ):
+                messages[row["state"]] = int(row["n"])
+            oldest = db.execute(
+                "SELECT min(accepted_at) AS at FROM reports WHERE state IN ('pending', 'sending')"
+            ).fetchone()["at"]
+            live = db.execute(
+                "SELECT count(*) AS n FROM cases WHERE live_state = 'waiting'"
+            ).fetchone()["n"]
+        return Gauges(reports, messages, None if oldest is None else float(oldest), int(live))
 
     def rows(self, state: str | None = None, limit: int = 50) -> list[Row]:
         """The latest reports (in ``state`` if given), newest first."""

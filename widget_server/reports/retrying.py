@@ -66,7 +66,8 @@ class Tuning:
 
         Each phase's timeout is cut to the deadline, and a claim lasts three
         deadlines, so a live worker always keeps its claim while a crashed
-        one's expires soon after.
+        one's expires soon after. On SIGTERM, attempts in flight may finish
+        within ``WIDGET_GRACEFUL_TIMEOUT`` less a second for handing back the rest.
         """
         deadline = settings.forward_deadline
         base = cls()
@@ -77,6 +78,7 @@ class Tuning:
             pool_timeout=min(base.pool_timeout, deadline),
             deadline=deadline,
             lease=3 * deadline,
+            stop_grace=max(0.0, settings.graceful_timeout - 1.0),
         )
 
     def timeout(self) -> httpx.Timeout:

@@ -1,0 +1,1 @@
+"""What the platform's operators run the server with: metrics, logs, readiness, shutdown."""
