@@ -28,7 +28,7 @@ from test_serve_faults import (
 
 from widget_server.intake.app import IntakeThread
 from widget_server.intake.faults import Faults
-from widget_server.reports.outbox import Outbox, outbox_path
+from widget_server.reports.outbox import Outbox
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer
 from widget_server.trees.compiler import load_catalog
@@ -131,12 +131,16 @@ def _healthz_count(port: int) -> float:
     return 0.0
 
 
-def test_sigterm_mid_burst_hands_claims_back_so_nothing_waits_for_a_lease(tmp_path: Path):
+def test_sigterm_mid_burst_hands_claims_back_so_nothing_waits_for_a_lease(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+):
     """The intake stalls every report, so the forwarder holds eight claims when SIGTERM comes.
     The server ends within its graceful timeout, no report is left claimed, and a new
     server delivers everything at once although a claim would last 90 s."""
     intake_port, port = free_port(), free_port()
     env = environment(tmp_path, intake_port, WIDGET_FORWARD_DEADLINE="30")  # leases of 90 s
+    if backend == "postgresql":
+        env["WIDGET_DATABASE_URL"] = request.getfixturevalue("database_url")
     settings = Settings.from_environ(env)
     token, answers = token_for(env), reportable_answers(load_catalog(PROJECT_ROOT / "trees"))
     url, log = f"http://127.0.0.1:{port}", tmp_path / "serve.log"
@@ -145,7 +149,7 @@ def test_sigterm_mid_burst_hands_claims_back_so_nothing_waits_for_a_lease(tmp_pa
     stalling = IntakeThread(
         intake_db, KEY, port=intake_port, faults=Faults(stall_rate=1.0, stall_seconds=600)
     ).start()
-    outbox = Outbox(outbox_path(settings))
+    outbox = Outbox.for_settings(settings)
     try:
         with process(serve, env, log) as server:
             wait_for(answering(f"{url}/healthz"), "the widget server")
@@ -174,6 +178,7 @@ def test_sigterm_mid_burst_hands_claims_back_so_nothing_waits_for_a_lease(tmp_pa
         )
     received = references_at(intake_db)
     assert set(received) == references and max(received.values()) == 1
+    outbox.close()
     text = log.read_text(encoding="utf-8")
     assert "stopping: requests in flight finish" in text and "Traceback" not in text
     assert "Application shutdown complete." in text
