@@ -6,10 +6,12 @@ is ever an assertion.
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 import time
 from collections.abc import Callable
+from html import unescape
 
 from widget_server.observatory.events import EventStore
 from widget_server.reports.reference import normalize
@@ -42,6 +44,14 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def hidden(html: str, name: str, index: int = 0) -> str:
+    """The value of a page's ``index``-th hidden field called ``name`` (a signed state, a
+    report token), as a browser would post it back; fails when the page has none."""
+    values = re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
+    assert len(values) > index, f"no hidden {name} on the page"
+    return unescape(values[index])
 
 
 def free_port() -> int:

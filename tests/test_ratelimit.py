@@ -10,13 +10,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from html import unescape
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 from conftest import SECRET_KEYS
+from helpers import hidden
 from starlette.testclient import TestClient
 
 from testkit.reports import received_ids
@@ -197,12 +197,6 @@ def test_refusals_are_told_once_then_counted_per_window(caplog: pytest.LogCaptur
 
 
 # Over HTTP, in process: the page a limited victim sees.
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 class Reporter:

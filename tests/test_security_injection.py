@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from helpers import hidden
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
@@ -267,14 +268,6 @@ def hostile(tmp_path: Path, trees: Path) -> Iterator[tuple[TestClient, str]]:
     token = Signer(settings.secret_keys, settings.state_max_age).embed_token("demo")
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         yield client, token
-
-
-def hidden(html: str, name: str) -> str:
-    from html import unescape
-
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 def test_loaded_texts_and_partner_names_are_escaped_on_every_page(

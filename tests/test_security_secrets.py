@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from html import unescape
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import PARTNERS_YAML
+from helpers import hidden
 from test_ratelimit import serve
 
 from testkit.reports import received_ids
@@ -95,14 +95,6 @@ IDENTITY = {
     "phone": "+33 6 47 58 69 70",
 }
 STORY = "Il a menacé de publier les photos du mariage de ma soeur"
-
-
-def hidden(html: str, name: str) -> str:
-    import re
-
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 def test_a_full_run_shows_no_key_and_logs_no_victim_data(

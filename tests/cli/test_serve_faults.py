@@ -22,12 +22,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from html import unescape
 from pathlib import Path
 
 import helpers
 import httpx2 as httpx
-from helpers import free_port
+from helpers import free_port, hidden
 
 from widget_server.intake.store import IntakeStore
 from widget_server.reports.outbox import Outbox, outbox_path
@@ -88,12 +87,6 @@ def reportable_answers(catalog: Catalog) -> list[str | tuple[str, ...]]:
             found.append(list(scenario.answers))
     assert found, "no shipped scenario ends on a reportable outcome"
     return min(found, key=len)
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 def send_report(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SECRET_KEYS
-from helpers import is_valid
+from helpers import hidden, is_valid
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -87,12 +87,6 @@ class Victim:
             **fields,
         }
         return self.client.post(self.action, data={k: v for k, v in data.items() if v is not None})
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 def reference_on(html: str) -> str:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from html import unescape
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 from conftest import SECRET_KEYS
-from helpers import EVENT_COLUMNS, event_rows
+from helpers import EVENT_COLUMNS, event_rows, hidden
 from starlette.testclient import TestClient
 
 from widget_server.app import create_app
@@ -54,11 +52,6 @@ def web(
 ) -> Iterator[TestClient]:
     with build(settings, catalog, registry, store) as client:
         yield client
-
-
-def hidden(html: str, name: str, index: int = 0) -> str:
-    values = re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    return unescape(values[index])
 
 
 class Victim:

@@ -6,14 +6,13 @@ reads them before and after and checks the difference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import replace
-from html import unescape
 from pathlib import Path
 
 import pytest
 from conftest import SECRET_KEYS, OpenOutbox
+from helpers import hidden
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -64,12 +63,6 @@ def scrape(client: TestClient) -> tuple[str, Samples]:
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/plain; version=")
     return page.text, samples(page.text)
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
-    assert match, f"no hidden {name}"
-    return unescape(match.group(1))
 
 
 def report(client: TestClient) -> None:
