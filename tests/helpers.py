@@ -6,12 +6,17 @@ is ever an assertion.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import sqlite3
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from html import unescape
+from pathlib import Path
 
 from widget_server.observatory.events import EventStore
 from widget_server.reports.reference import normalize
@@ -52,6 +57,33 @@ def hidden(html: str, name: str, index: int = 0) -> str:
     values = re.findall(rf'<input type="hidden" name="{name}" value="([^"]*)"', html)
     assert len(values) > index, f"no hidden {name} on the page"
     return unescape(values[index])
+
+
+@contextmanager
+def running(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A process of the test in a session of its own, its output in ``log`` (never a pipe
+    that fills up); stopped at the end.
+
+    SIGTERM first (nginx and uvicorn stop their workers and wait for them); if
+    that hangs, SIGKILL to the whole session, so no worker outlives the test.
+    """
+    with log.open("ab") as output:
+        child = subprocess.Popen(
+            args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=10)
 
 
 def free_port() -> int:

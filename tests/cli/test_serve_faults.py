@@ -20,8 +20,8 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import helpers
@@ -56,26 +56,11 @@ def answering(url: str) -> Callable[[], bool]:
     return check
 
 
-@contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``widget-server`` subcommand; its output goes to a file, never to a full pipe."""
-    with log.open("ab") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "widget_server.cli", *args],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+def process(
+    args: list[str], env: dict[str, str], log: Path
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``widget-server`` subcommand as a process of its own (:func:`helpers.running`)."""
+    return helpers.running([sys.executable, "-m", "widget_server.cli", *args], log, env)
 
 
 def reportable_answers(catalog: Catalog) -> list[str | tuple[str, ...]]:

@@ -34,7 +34,6 @@ import re
 import secrets
 import select
 import shlex
-import signal
 import socket
 import ssl
 import subprocess
@@ -53,7 +52,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from helpers import free_port, hidden, wait_for
+from helpers import free_port, hidden, running, wait_for
 
 from testkit.paths import paths_to_every_node
 from widget_server.app import MAX_BODY
@@ -105,30 +104,6 @@ CLIENT_GONE = "a client closed its connection before its request was read"
 # Processes -------------------------------------------------------------------
 
 Popen = subprocess.Popen[bytes]
-
-
-@contextmanager
-def running(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[Popen]:
-    """A process of the test in a session of its own, its output in ``log``; stopped at the end.
-
-    SIGTERM first (nginx and uvicorn stop their workers and wait for them);
-    if that hangs, SIGKILL to the whole session, so no worker outlives the test.
-    """
-    with log.open("ab") as output:
-        child = subprocess.Popen(
-            args, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait(timeout=10)
 
 
 def accepting(port: int, child: Popen, log: Path) -> Callable[[], bool]:
