@@ -128,7 +128,8 @@ partners:
     assert lines[1].startswith("partners.yaml:8:13: 'Arial; } body {' is not a font family name")
     assert lines[2].startswith("partners.yaml:9:13: the logo's origin https://evil.example")
     assert lines[3].startswith(
-        "partners.yaml:11:15: text: text #777777 on background #ffffff has a contrast of 4.47:1"
+        "partners.yaml:11:15: text and the focus ring: "
+        "text #777777 on background #ffffff has a contrast of 4.47:1"
     )
     assert lines[4].startswith("partners.yaml:12:18: 'red' is not a colour")
 

@@ -137,8 +137,10 @@ def test_a_full_run_shows_no_key_and_logs_no_victim_data(
                 "consent": "yes",
                 "description": STORY,
             }
-            wrong = keep(client.post(action, data={**fields, "mode": "anonymous", **IDENTITY}))
-            assert wrong.status_code == 400  # typed details but anonymous: shown back, not sent
+            wrong = keep(
+                client.post(action, data={**fields, "mode": "identified", **IDENTITY, "email": "@"})
+            )
+            assert wrong.status_code == 400  # a bad e-mail: the details shown back, not sent
             sent = keep(client.post(action, data={**fields, "mode": "identified", **IDENTITY}))
             assert sent.status_code == 200
             deadline = time.monotonic() + 15

@@ -14,7 +14,8 @@ once from the settings' paths. Routes:
 - ``GET /metrics``: Prometheus metrics, with the operator key
   (:mod:`widget_server.operations.exposition`);
 - ``/observatory/``: the operators' dashboard (:mod:`widget_server.observatory.dashboard`),
-  off (404) unless an operator key is set.
+  off (404) unless an operator key is set;
+- ``GET /robots.txt``: crawlers keep out of all but the loader (:mod:`widget_server.frame.robots`).
 
 The lifespan runs the outbox's forwarder, the reload watcher and the wave
 watcher, and stops them cleanly on shutdown; SIGTERM starts that at once
@@ -54,6 +55,7 @@ from widget_server.frame.compression import PageCompression
 from widget_server.frame.headers import SecurityHeaders, secured
 from widget_server.frame.limits import RequestLimits
 from widget_server.frame.request import FrameFailure
+from widget_server.frame.robots import robots_txt
 from widget_server.frame.world import Widget, fingerprint
 from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore, flush_events
@@ -162,6 +164,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_route(settings, reporting.outbox), methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
+        Route("/robots.txt", robots_txt, methods=["GET"]),
         Mount(
             "/observatory",
             app=observatory_router(

@@ -29,8 +29,13 @@ from widget_server.yamlsource import Document, Path_, load_yaml
 
 SCHEMA_PATH = PROJECT_ROOT / "embed" / "partners.schema.json"
 
-#: Where "leave quickly" goes unless a partner names its own neutral page.
-DEFAULT_LEAVE_URL = "https://www.google.com/"
+#: Where "leave quickly" goes unless a partner names its own neutral page: BBC
+#: Weather's home page, the default of the GOV.UK Design System's "Exit this page"
+#: component (https://design-system.service.gov.uk/components/exit-this-page/),
+#: whose guidance says to "avoid websites that might show personalised pages (such
+#: as frequently visited, last visited or suggested links)". A search engine is
+#: such a page: signed in, it shows the searches that led the victim here.
+DEFAULT_LEAVE_URL = "https://www.bbc.co.uk/weather"
 
 COUNTRIES = ("FR", "BE", "NL", "LU", "MA")
 

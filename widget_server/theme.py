@@ -34,10 +34,10 @@ COLOUR_ROLES: dict[str, str] = {
 #: (foreground, background, minimum ratio, why). WCAG 2.2 AA: 4.5:1 for text
 #: (1.4.3), 3:1 for the parts of controls and focus indicators (1.4.11).
 CONTRAST_RULES: tuple[tuple[str, str, float, str], ...] = (
-    ("text", "background", 4.5, "text"),
+    ("text", "background", 4.5, "text and the focus ring"),
     ("on_primary", "primary", 4.5, "button text"),
     ("muted", "background", 4.5, "help text"),
-    ("primary", "background", 3.0, "buttons and the focus ring"),
+    ("primary", "background", 3.0, "buttons"),
     ("border", "background", 3.0, "answer borders"),
     ("accent", "background", 3.0, "the urgent mark"),
 )

@@ -20,18 +20,26 @@
   const messagePrefix = "cyberwidget:";
   const mode = options.mode || "launcher";
   const language = options.lang || document.documentElement.lang || navigator.language || "fr";
-  // The launcher's label and the close button's name, before the frame (which
-  // speaks the victim's language itself) has loaded.
-  const texts = {
+  // What the widget shows on the host page in each language it speaks: its
+  // name (the launcher's label, the panel's title, the frame's title), the
+  // close button's name, and the direction of the script when not ltr.
+  const strings = {
     fr: ["Aide aux victimes", "Fermer"],
     en: ["Help for victims", "Close"],
-    ar: ["مساعدة الضحايا", "إغلاق"],
+    ar: ["مساعدة الضحايا", "إغلاق", "rtl"],
     nl: ["Hulp voor slachtoffers", "Sluiten"],
-  }[language.slice(0, 2).toLowerCase()] || ["Help for victims", "Close"];
-  const label = options.label || texts[0];
-  // Which side the launcher sits on: left, right, or the end of the line
-  // (the right in French, the left in Arabic).
-  const side = { left: "l", right: "r" }[options.position] || "e";
+  };
+  // The widget's language of a tag ("fr-BE", "AR"...), if it speaks it. Two
+  // letters name no property every object has, so only our languages match.
+  function ours(tag) {
+    tag = ("" + tag).slice(0, 2).toLowerCase();
+    return strings[tag] && tag;
+  }
+  // The language of the page, until the frame (which speaks the victim's
+  // language itself, and lets them switch) tells its own.
+  const first = ours(language) || "en";
+  // The partner's own label is in the page's language: shown in that one only.
+  const label = options.label || strings[first][0];
   // The height reserved for an inline or page widget: see "Layout shift" in the README.
   const reservedHeight = options.height || "100vh";
 
@@ -42,6 +50,9 @@
   let frameReady; // the frame said it is ready to take focus
   let focusWanted; // the victim opened the widget and focus should follow
   let host; // the <cyber-widget> element on the partner's page
+  let name; // the widget's name on the host page, in the frame's language
+  let closer; // the launcher's close button
+  let named; // the elements whose text is the widget's name
 
   function element(tag, properties, parent) {
     const made = Object.assign(document.createElement(tag), properties);
@@ -62,7 +73,7 @@
     if (!frame) {
       host.style.setProperty("--cw-h", reservedHeight);
       frame = element("iframe", {
-        title: label,
+        title: name,
         allow: "clipboard-write",
         src: widgetOrigin + "/w/" + encodeURIComponent(options.embed) + "?origin=" +
           encodeURIComponent(location.origin) + "&lang=" + encodeURIComponent(language),
@@ -81,6 +92,31 @@
   function close() {
     focusWanted = 0;
     if (dialog) dialog.close();
+  }
+
+  // Names the widget in one of its languages, and gives its elements that
+  // language and direction. Their side of the page stays the page's: the
+  // launcher and its panel do not jump across when the victim switches.
+  function speak(code) {
+    const words = strings[code];
+    if (!words) return;
+    name = code == first ? label : words[0];
+    host.lang = code;
+    host.dir = words[2] || "ltr";
+    named.forEach((shown) => (shown.textContent = name));
+    if (closer) closer.ariaLabel = words[1];
+    if (frame) frame.title = name;
+  }
+
+  // The box of an inline or page widget holds its reserved height until the
+  // frame says how tall it is, then gives back what the frame leaves blank,
+  // but only below the bottom of the window (or when it scrolls there), so
+  // nothing the visitor sees moves up: see "Layout shift" in the README.
+  function fit() {
+    const box = host.getBoundingClientRect();
+    // Below zero (the box is all below the window), the length is invalid and
+    // the box has no least height: it is as tall as the frame.
+    host.style.setProperty("--cw-h", Math.min(box.height, innerHeight - box.top) + "px");
   }
 
   // "Leave quickly": the frame and all it showed are gone at once.
@@ -104,52 +140,70 @@
     const styles = new CSSStyleSheet();
     if (slot) slot.replaceChildren(host);
     else document.body.append(host);
+    // Which side the launcher sits on: left, right, or the end of the page's
+    // line (the right in French, the left in Arabic).
+    const side =
+      { left: "l", right: "r" }[options.position] ||
+      (getComputedStyle(host).direction == "rtl" ? "l" : "r");
     // Every rule is !important or inside the shadow, so no style of the host
-    // page changes the widget, and ours never touch the page.
+    // page changes the widget, and ours never touch the page. On a phone the
+    // panel takes the whole screen: the first question and its first answers fit.
+    // Each line ends in a backslash, so the string every visitor downloads holds
+    // no newline.
     styles.replaceSync(`
-:host{all:initial!important;display:${mode == "launcher" ? "contents" : "block"}!important;
-min-height:var(--cw-h)!important}
-*{box-sizing:border-box;margin:0;padding:0;font:16px/1.4 system-ui,sans-serif}
-button{border:2px solid #0000;border-radius:2em;padding:9.2px 17.2px;cursor:pointer;
-min-height:44px;background:#000091;color:#fff;font-weight:700}
-button:focus-visible{outline:3px solid #000091;outline-offset:3px;box-shadow:0 0 0 3px #fff}
-.b{position:fixed;bottom:16px;z-index:2147483647}
-dialog{position:fixed;inset:auto;bottom:80px;scroll-padding-top:56px;
-border:2px solid #0000;width:min(416px,100vw - 32px);max-height:calc(100dvh - 96px);
-overflow:auto;border-radius:16px;background:#fff;box-shadow:0 8px 32px #0005}
-::backdrop{background:#0003}
-.e{inset-inline-end:16px}.l{left:16px}.r{right:16px}
-header{position:sticky;top:0;display:flex;justify-content:end;padding:6px;background:#fff}
-.x{background:none;color:#000091;width:44px;padding:0;font-size:24px}
-iframe{display:block;width:100%;height:320px;border:0}`);
+:host{all:initial!important;display:${mode == "launcher" ? "contents" : "block"}!important;\
+min-height:var(--cw-h)!important}\
+*{box-sizing:border-box;margin:0;padding:0;font:16px/1.4 system-ui,sans-serif}\
+button{border:2px solid #0000;border-radius:2em;padding:9.2px 17.2px;cursor:pointer;\
+min-height:44px;background:#000091;color:#fff;font-weight:700}\
+button:focus-visible{outline:3px solid #000091;outline-offset:3px;box-shadow:0 0 0 3px #fff}\
+.b{position:fixed;bottom:16px;z-index:2147483647}\
+dialog{position:fixed;inset:auto;bottom:80px;scroll-padding-top:56px;\
+border:2px solid #0000;width:min(416px,100vw - 32px);max-height:calc(100dvh - 96px);\
+overflow:auto;border-radius:16px;background:#fff;box-shadow:0 8px 32px #0005}\
+::backdrop{background:#0003}\
+.l{left:16px}.r{right:16px}\
+.t{position:sticky;top:0;display:flex;align-items:center;padding:6px;background:#fff}\
+#t{flex:1;margin:0 10px;font-weight:700}\
+.x{background:none;color:#000091;width:44px;padding:0;font-size:24px}\
+iframe{display:block;width:100%;height:320px;border:0}\
+@media(max-width:480px){dialog[class]{inset:0;max-width:none;max-height:none;width:auto;height:auto;border-radius:0}}`);
     root.adoptedStyleSheets = [styles];
     if (mode == "launcher") {
-      element(
+      const launcher = element(
         "button",
-        { className: "b " + side, textContent: label, onclick: open, ariaHasPopup: "dialog" },
+        { className: "b " + side, onclick: open, ariaHasPopup: "dialog" },
         root,
       );
-      dialog = element("dialog", { className: side, ariaLabel: label }, root);
-      element(
-        "button",
-        { className: "x", textContent: "×", ariaLabel: texts[1], onclick: close },
-        element("header", {}, dialog),
-      );
+      dialog = element("dialog", { className: side }, root);
+      // The panel is named by its title. Its bar is a plain div: a <header>
+      // would add a second "banner" landmark to the partner's page.
+      dialog.setAttribute("aria-labelledby", "t");
+      const bar = element("div", { className: "t" }, dialog);
+      named = [launcher, element("span", { id: "t" }, bar)];
+      closer = element("button", { className: "x", textContent: "×", onclick: close }, bar);
       container = element("div", {}, dialog);
     } else {
       container = root;
-      facade = element("button", { textContent: label, onclick: open }, root);
-      if (mode == "page") makeFrame();
+      named = [(facade = element("button", { onclick: open }, root))];
     }
+    speak(first);
+    if (mode == "page") makeFrame();
     // Only our frame, from our origin, is listened to; a message from anywhere
     // else (the page itself, another frame) is ignored.
-    window.addEventListener("message", function (event) {
+    addEventListener("message", (event) => {
       const message = event.data || {};
       const type = message.type;
       if (event.origin !== widgetOrigin || !frame || event.source !== frame.contentWindow) return;
       if (type == messagePrefix + "resize") {
+        if (!dialog) {
+          fit();
+          // Any scroll of the page, from now on (added once: it is the same listener).
+          addEventListener("scroll", fit, true);
+        }
         frame.style.height = Math.min(message.height | 0, 1e5) + "px";
-      } else if (type == messagePrefix + "leave") leave();
+      } else if (type == messagePrefix + "lang") speak(ours(message.lang));
+      else if (type == messagePrefix + "leave") leave();
       else if (type == messagePrefix + "close") close();
       else if (type == messagePrefix + "ready") {
         frameReady = 1;

@@ -8,8 +8,11 @@ partner server reached as ``http://127.0.0.1:B`` is a foreign origin.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -23,10 +26,11 @@ from widget_server.frame.world import load_world
 from widget_server.partners import Registry
 from widget_server.settings import Settings
 from widget_server.signing import Signer
+from widget_server.trees.alerts import load_alerts
 from widget_server.trees.model import Catalog
 
 from .fixture_frame import TOKEN, frame_app
-from .host_site import PAGES, host_app
+from .host_site import PAGES, HostPage, host_app
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,46 @@ partners:
     country: FR
     tree: entry
 """
+
+
+@dataclass(frozen=True)
+class AlertedSites:
+    """The real widget, with the shipped alerts active whatever the day, and a partner."""
+
+    widget: str
+    partner: str
+
+
+@contextmanager
+def alerted_sites(tmp: Path, pages: Mapping[str, HostPage]) -> Iterator[AlertedSites]:
+    """The real widget with every shipped alert active (the longest first screen: its
+    notice above the first question) and a partner site serving ``pages``."""
+    widget_sock, partner_sock = bind(), bind()
+    widget = f"http://127.0.0.1:{port_of(widget_sock)}"
+    partner = f"http://localhost:{port_of(partner_sock)}"
+    partners_file = tmp / "partners.yaml"
+    partners_file.write_text(
+        f'partners:\n  test:\n    name: Partenaire de test\n    origins: ["{partner}"]\n'
+        "    status: active\n    locale: fr\n    country: FR\n    tree: entry\n",
+        encoding="utf-8",
+    )
+    settings = Settings(public_url=widget, partners_file=partners_file, data_dir=tmp / "data")
+    shipped = (settings.trees_dir / "alerts.yaml").read_text(encoding="utf-8")
+    always = tmp / "alerts.yaml"
+    always.write_text(
+        re.sub(
+            r"end: \d{4}-\d\d-\d\d",
+            "end: 2999-12-31",
+            re.sub(r"start: \d{4}-\d\d-\d\d", "start: 2000-01-01", shipped),
+        ),
+        encoding="utf-8",
+    )
+    catalog, registry = load_world(settings)
+    alerts = load_alerts(always, catalog, partners=registry.partners.keys())
+    token = Signer(settings.secret_keys, settings.state_max_age).embed_token("test")
+    app = create_app(settings, catalog=catalog, registry=registry, alerts=alerts)
+    with serve(app, widget_sock), serve(host_app(pages, widget, token), partner_sock):
+        yield AlertedSites(widget, partner)
 
 
 @pytest.fixture(scope="package", autouse=True)

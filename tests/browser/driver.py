@@ -212,3 +212,46 @@ def write_message(frame: Frame, text: str) -> None:
         )
     else:
         submit(frame, send.click)
+
+
+#: Where an element of the widget's frame is on the partner's screen, and what of the
+#: launcher's panel may hide it: the panel's own edges and its sticky close bar.
+PLACE = """(rect) => {
+    const root = document.querySelector('cyber-widget').shadowRoot;
+    const frame = root.querySelector('iframe').getBoundingClientRect();
+    const panel = root.querySelector('dialog');
+    const bar = panel && panel.open ? panel.firstElementChild.getBoundingClientRect() : null;
+    const shown = panel && panel.open ? panel.getBoundingClientRect() : null;
+    return {
+        top: frame.top + rect.top, bottom: frame.top + rect.bottom,
+        left: frame.left + rect.left, right: frame.left + rect.right,
+        viewWidth: innerWidth, viewHeight: innerHeight,
+        clipTop: bar ? bar.bottom : 0, clipBottom: shown ? shown.bottom : innerHeight,
+    };
+}"""
+
+RECT = """(e) => { const r = e.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }"""
+
+
+def on_screen(page: Page, frame: Frame, selector: str) -> bool:
+    """Whether ``selector`` in the frame is wholly inside the partner's viewport, and
+    neither under the launcher's close bar nor past the bottom of its panel."""
+    rect = frame.locator(selector).evaluate(RECT)
+    place = page.evaluate(PLACE, rect)
+    return bool(
+        place["top"] >= max(0, place["clipTop"]) - 0.5
+        and place["bottom"] <= min(place["viewHeight"], place["clipBottom"]) + 0.5
+        and place["left"] >= -0.5
+        and place["right"] <= place["viewWidth"] + 0.5
+    )
+
+
+#: Resolves once the document has drawn twice: any scrolling a focus started is done.
+SETTLED = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+def heading_focused(page: Page, frame: Frame) -> None:
+    wait_until(frame, "document.activeElement.id === 'cw-heading'")
+    frame.evaluate(SETTLED)
+    page.evaluate(SETTLED)

@@ -145,13 +145,13 @@ def test_the_launcher_is_a_modal_dialog_that_escape_closes(
 
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
-    assert deep_active_element(page) == "button.b.e"
+    assert deep_active_element(page) == "button.b.r"
 
     page.keyboard.press("Enter")
     panel.wait_for()
     page.get_by_role("button", name="Fermer").click()
     panel.wait_for(state="hidden")
-    assert deep_active_element(page) == "button.b.e"
+    assert deep_active_element(page) == "button.b.r"
 
 
 def test_the_panel_closes_on_escape_when_the_close_button_has_focus(
@@ -164,7 +164,7 @@ def test_the_panel_closes_on_escape_when_the_close_button_has_focus(
     page.get_by_role("button", name="Fermer").focus()
     page.keyboard.press("Escape")
     dialog(page).wait_for(state="hidden")
-    assert deep_active_element(page) == "button.b.e"
+    assert deep_active_element(page) == "button.b.r"
 
 
 def test_a_frame_ready_after_the_panel_closed_does_not_take_the_focus(
@@ -188,7 +188,7 @@ def test_a_frame_ready_after_the_panel_closed_does_not_take_the_focus(
     # let the frame run it, then look.
     frame.evaluate("() => new Promise((done) => setTimeout(done, 0))")
     assert frame.evaluate("document.activeElement.tagName") != "H1"
-    assert deep_active_element(page) == "button.b.e"
+    assert deep_active_element(page) == "button.b.r"
 
 
 def test_a_stub_method_the_host_kept_opens_the_widget_and_focus_returns_to_it(
@@ -402,7 +402,7 @@ def test_the_launcher_focus_ring_stands_out(page: Page, fixture_sites: Sites) ->
     goto(page, fixture_sites, "launcher")
     page.get_by_role("button", name=LABELS["fr"], exact=True).wait_for()
     for _ in range(10):
-        if deep_active_element(page) == "button.b.e":
+        if deep_active_element(page) == "button.b.r":
             break
         page.keyboard.press("Tab")
     launcher = page.locator("cyber-widget button.b")

@@ -154,6 +154,7 @@ def test_what_the_victim_types_stays_in_its_field(armed: Page, hostile: Hostile)
     click(page, "form[action*='/report'] button[type=submit]")
     typed = "\n".join(PAYLOADS)
     page.locator("#cw-description").fill(typed)
+    page.locator('label[for="cw-mode-identified"]').click()  # the contact fields appear
     for field in ("name", "email", "phone"):
         page.locator(f'input[name="{field}"]').fill(PAYLOADS[1])
     page.locator('label[for="cw-consent"]').click()

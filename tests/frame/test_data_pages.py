@@ -49,4 +49,4 @@ def test_a_bad_request_outside_a_step_is_the_same_page_as_inside(app: Starlette)
     with TestClient(app) as client:
         page = client.get("/refused", headers={"accept-language": "en"})
     assert page.status_code == 400
-    assert '<main id="cw-main" data-page="bad-request">' in page.text
+    assert '<main id="cw-main" data-page="bad-request" ' in page.text

@@ -120,6 +120,22 @@ def test_the_form_shows_exactly_what_will_be_sent(victim: Victim, reporting: Rep
     assert reporting.outbox.counts() == {"pending": 0, "sending": 0, "delivered": 0, "dead": 0}
 
 
+def test_anonymous_sends_no_contact_details_even_if_some_were_typed(
+    victim: Victim, reporting: Reporting
+):
+    """The contact fields are hidden while "anonymous" is chosen; what was typed in them
+    before is dropped: not sent, not kept on the form."""
+    form = victim.open_form()
+    assert '<div class="cw-identity" data-identity>' in form.text
+    page = victim.send(form, name="Jeanne Cachée", email="jeanne@example.org", phone="0612345678")
+    assert page.status_code == 200 and 'data-page="report-sent"' in page.text
+    (row,) = reporting.outbox.rows()
+    body = reporting.outbox.body(row.report_id) or b""
+    assert json.loads(body)["identity"] is None
+    for typed in (b"Jeanne", b"jeanne@example.org", b"0612345678"):
+        assert typed not in body
+
+
 def test_nothing_is_stored_without_consent(victim: Victim, reporting: Reporting):
     page = victim.send(victim.open_form(), consent=None)
     assert page.status_code == 400
@@ -135,7 +151,6 @@ def test_nothing_is_stored_without_consent(victim: Victim, reporting: Reporting)
         ({"mode": "identified", "name": "Jeanne"}, "contact_missing"),
         ({"mode": "identified", "email": "j@example.org"}, "name_missing"),
         ({"mode": "identified"}, "name_missing"),
-        ({"mode": "anonymous", "email": "j@example.org"}, "details_but_anonymous"),
         ({"mode": "whatever"}, "mode_missing"),
         ({"country": "XX"}, "country_missing"),
         ({"description": "x" * 3001}, "description_too_long"),

@@ -327,10 +327,12 @@ def test_intake_answers_2xx_without_an_acknowledgement(
             # ``attempts`` counts claims, so a third attempt may still be in flight
             # while its row says 3: the intake's own count says what was answered.
             wait_for(
-                lambda: faults.done.get("unacknowledged", 0) >= 18
-                and all(
-                    r.attempts >= 3 and (r.last_error or "").startswith("unacknowledged:")
-                    for r in outbox.rows(limit=100)
+                lambda: (
+                    faults.done.get("unacknowledged", 0) >= 18
+                    and all(
+                        r.attempts >= 3 and (r.last_error or "").startswith("unacknowledged:")
+                        for r in outbox.rows(limit=100)
+                    )
                 ),
                 "every report to be answered 200 without an acknowledgement three times",
             )

@@ -314,15 +314,25 @@ def web(alert_app: Starlette) -> Iterator[TestClient]:
         yield client
 
 
-def test_the_first_step_shows_the_active_alerts_above_the_question(web: TestClient):
+def test_the_first_step_announces_the_active_alerts_and_shows_them_after_the_question(
+    web: TestClient,
+):
+    """One line above the question leads to the alerts, which come after its answers: the
+    question is the page's first heading, and its first answers stay on a phone's screen."""
     page = Victim(web).first()
     assert shown_alerts(page) == ["blackmail_wave"]  # not the ended, the future, the bank's
-    assert page.index("[en] Fake blackmail emails") < page.index("[en] Who is the victim?")
+    body = page[page.index("<body") :]
+    notice = body.index('class="cw-alert-notice"><a href="#cw-alerts-title" data-jump>')
+    heading = body.index('<h1 id="cw-heading"')
+    assert notice < heading < body.index("[en] Fake blackmail emails")
+    assert body.index("<h2") > heading and body.index("<h3") > heading
+    assert "Warning: a scam going round" in body  # one alert: the singular
     assert "[en] Do <strong>not</strong> pay." in page
     assert "An old wave" not in page and "A wave to come" not in page
     bank = Victim(web, "bank").first()
     assert shown_alerts(bank) == ["blackmail_wave", "bank_wave"]
     assert 'aria-describedby="cw-alert-bank_wave"' in bank
+    assert "Warning: scams going round" in bank
 
 
 def test_one_tap_leads_to_the_alerts_node_and_the_outcome_is_recomputed(

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse
 from widget_server.frame.headers import NO_STORE, frame_csp, secured
 from widget_server.frame.request import Frame, FrameFailure, Refused, Restart, open_frame
 from widget_server.frame.world import Widget
-from widget_server.i18n import direction, negotiate
+from widget_server.i18n import Translator, direction, negotiate
 from widget_server.partners import DEFAULT_LEAVE_URL
 from widget_server.trees.model import LOCALES, Advice, Catalog, Contact, Outcome
 
@@ -120,6 +120,7 @@ def page_html(
         logo=logo,
         partner=partner,
         page_title=t("frame_title", partner=partner_name) if partner else t("widget_title"),
+        titled=lambda name, error=False: page_title(t, name, partner_name, error=error),
         partner_name=partner_name,
         leave_url=partner.leave_url if partner else DEFAULT_LEAVE_URL,
         parent_origin=frame.parent_origin,
@@ -135,6 +136,17 @@ def page_html(
         autofocus=autofocus,
         **context,
     )
+
+
+def page_title(t: Translator, name: str, partner_name: str, *, error: bool = False) -> str:
+    """A page's ``<title>``: what the page is, then whose service it is; "Error:" first on a
+    form with a problem, so screen readers and the browser's history say where one is.
+
+    ``name`` never holds an outcome's title or a reference number: the history of
+    a shared device must not tell what happened to the victim.
+    """
+    title = f"{name} – {partner_name or t('widget_title')}"
+    return f"{t('title_error')}{title}" if error else title
 
 
 def respond(

@@ -23,6 +23,7 @@ and runs it for the life of the app.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -146,15 +147,16 @@ async def _send(
     values = {key: single(form, key) or "" for key in fields}
     errors = _Errors()
     identity = None
-    typed = any(values[key].strip() for key in ("name", "email", "phone"))
     if values["mode"] == "identified":
         identity, problems = validate_identity(values["name"], values["email"], values["phone"])
         if identity is None and not problems:
             problems = {"name": "name_missing", "contact": "contact_missing"}
         errors.update(problems)
     elif values["mode"] == "anonymous":
-        if typed:
-            errors["mode"] = "details_but_anonymous"
+        # The contact fields are hidden while "anonymous" is chosen: what was typed
+        # in them before is dropped, never sent nor shown again (GOV.UK's rule for
+        # conditionally revealed fields).
+        values.update(name="", email="", phone="")
     else:
         errors["mode"] = "mode_missing"
     catalog = frame.world.catalog
@@ -213,7 +215,7 @@ async def _send(
     if not stored.duplicate:
         metrics.REPORTS_ACCEPTED.inc()
     reporting.wake()
-    row = await run_in_threadpool(reporting.outbox.get, report_id)
+    row = await _answered_soon(reporting, report_id)
     if row is None:  # pragma: no cover - accept() just committed it
         return bad_request(frame)
     # What was stored, not what this post said: a resend of the same report
@@ -314,12 +316,17 @@ def _sent(
     code: str | None = None,
     gone: bool = False,
 ) -> Response:
-    """The sent page; ``gone``: the victim asked to talk, and nobody is free any more."""
+    """The sent page; ``gone``: the victim asked to talk, and nobody is free any more.
+
+    Its script may ask for its own status again (``connect-src 'self'``) while the
+    report waits for the intake.
+    """
     return render(
         frame,
         "report_sent.html",
         state=frame.widget.signer.sign_state(state),
         autofocus=True,
+        connect=row.state == "pending",
         r=reporting.translator(frame.locale),
         reference=row.reference,
         report_state=row.state,
@@ -330,6 +337,27 @@ def _sent(
         report_token=token,
         talk_gone=gone,
     )
+
+
+#: How long the sent page waits for the intake's answer, in seconds: a report the
+#: intake takes at once is shown as received, not as pending; an intake that is slow
+#: or away delays the page by this much, no more.
+SENT_WAIT = 1.0
+
+
+async def _answered_soon(reporting: Reporting, report_id: str) -> Row | None:
+    """The report's row once the intake has answered it, or as it is after :data:`SENT_WAIT`."""
+    deadline = time.monotonic() + SENT_WAIT
+    row = await run_in_threadpool(reporting.outbox.get, report_id)
+    while (
+        reporting.forward
+        and row is not None
+        and row.state in ("pending", "sending")
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.05)
+        row = await run_in_threadpool(reporting.outbox.get, report_id)
+    return row
 
 
 def _accept(

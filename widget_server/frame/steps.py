@@ -25,6 +25,7 @@ from widget_server.observatory import tally
 from widget_server.reports.payload import build_report
 from widget_server.signing import State
 from widget_server.trees.model import Outcome, Question
+from widget_server.trees.progress import questions_left
 from widget_server.trees.walk import Answer, Position, WalkError, advance, walk
 
 #: Fields a step form holds once at most; twice is a forged form.
@@ -265,6 +266,7 @@ def show(
             "question": question,
             "help": question.help.render(frame.locale) if question.help else None,
             "number": number,
+            "total": number - 1 + questions_left(catalog, position.tree, question.id),
             "selected": frozenset(chosen),
             "error": error,
             "first": first,

@@ -4,7 +4,7 @@
  * (data-parent-origin), and listens to that origin only. Protocol: frame -> parent
  * {type: "cyberwidget:ready" | "cyberwidget:resize" (height, rounded up to coarse
  * steps) | "cyberwidget:leave" | "cyberwidget:close" (Escape: the loader closes its
- * launcher panel)};
+ * launcher panel) | "cyberwidget:lang" (lang, dir: the page's, on every page)};
  * parent -> frame {type: "cyberwidget:focus"}. */
 (function () {
   "use strict";
@@ -16,6 +16,10 @@
   function post(message) {
     if (parent && parentOrigin) parent.postMessage(message, parentOrigin);
   }
+
+  // The victim may switch language in the frame: the loader names the widget on
+  // the partner's page (its button, panel and Close) in the language of each page.
+  post({ type: "cyberwidget:lang", lang: root.lang, dir: root.dir });
 
   // Focus goes to the heading without scrolling to it: on a phone or zoomed in,
   // that would scroll "Leave quickly" out of view. The top of the page, where
@@ -62,6 +66,36 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") post({ type: "cyberwidget:close" });
+  });
+
+  // Focus boxes are for keyboard users. A page reached by mouse or touch still
+  // moves focus to its heading (screen readers start reading there) but draws no
+  // box around it. How the victim last acted is kept for the next page in the
+  // frame's window name, which lasts across its pages and which no other origin
+  // can read (storage is refused to a third-party frame where cookies are).
+  var POINTER = "cw-pointer";
+  function usedPointer(pointer) {
+    if (pointer) root.setAttribute("data-pointer", "");
+    else root.removeAttribute("data-pointer");
+    window.name = pointer ? POINTER : "";
+  }
+  if (window.name === POINTER) root.setAttribute("data-pointer", "");
+  document.addEventListener("pointerdown", function () {
+    usedPointer(true);
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey && !event.ctrlKey && !event.metaKey) usedPointer(false);
+  }, true);
+
+  // The first step's one-line alert notice leads to the alerts below the
+  // question: focus follows, so a screen reader and the keyboard go on from there.
+  document.addEventListener("click", function (event) {
+    var jump = event.target instanceof Element ? event.target.closest("a[data-jump]") : null;
+    var target = jump && document.getElementById((jump.getAttribute("href") || "").slice(1));
+    if (!target) return;
+    event.preventDefault();
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "start" });
   });
 
   document.addEventListener("click", function (event) {
@@ -149,6 +183,42 @@
       });
     }
   }
+
+  // The sent page, while the report waits for the intake: its status is asked
+  // again now and then (what "Check whether they have received it" asks), and the
+  // page says so as soon as they have, without a reload; the status is a live
+  // region, so a screen reader hears it. Polls thin out, and stop after an hour.
+  var waiting = document.querySelector('main[data-page="report-sent"][data-report-state="pending"]');
+  var check = waiting && waiting.querySelector('button[name="do"][value="status"]');
+  var delays = [1000, 2000, 4000, 8000, 15000, 30000, 60000];
+  var asked = 0;
+  function askStatus() {
+    var form = check.form;
+    var body = new URLSearchParams(new FormData(form));
+    body.set("do", "status");
+    fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.text() : Promise.reject(response.status);
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+        var state = fresh && fresh.getAttribute("data-report-state");
+        if (!state || state === "pending") return schedule();
+        var shown = waiting.querySelector("section[aria-live]");
+        var news = fresh.querySelector("section[aria-live]");
+        if (shown && news) shown.replaceChildren.apply(shown, Array.from(news.childNodes));
+        waiting.setAttribute("data-report-state", state);
+        if (state === "delivered") check.form.remove();
+      })
+      .catch(schedule);
+  }
+  function schedule() {
+    if (asked >= 60) return;
+    var delay = delays[Math.min(asked, delays.length - 1)];
+    asked += 1;
+    window.setTimeout(askStatus, delay);
+  }
+  if (check && typeof fetch === "function" && typeof DOMParser === "function") schedule();
 
   if (typeof ResizeObserver === "function") {
     new ResizeObserver(reportHeight).observe(root);
