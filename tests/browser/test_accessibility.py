@@ -102,6 +102,11 @@ def show(sites: RealSites, frame: Frame, answers: Answers, locale: str) -> None:
     submit(frame, lambda: frame.evaluate(SHOW, [action, signed]))
 
 
+#: Phone numbers of the page that may break across lines (a number is dialled whole).
+WRAPPING_NUMBERS = """() => [...document.querySelectorAll('a[href^="tel:"]')]
+    .filter((a) => getComputedStyle(a).whiteSpace !== 'nowrap').map((a) => a.textContent)"""
+
+
 def axe_violations(frame: Frame, where: str) -> list[str]:
     found: list[Any] = frame.evaluate(RUN_AXE, AXE_OPTIONS)
     return [f"{where}: {v}" for v in found]
@@ -129,6 +134,7 @@ def test_every_node_of_a_tree_in_french(
         assert shown_node(frame) == node
         assert frame.evaluate("document.documentElement.lang") == "fr"
         violations += axe_violations(frame, f"{tree}/{node}")
+        violations += [f"{tree}/{node}: {n} breaks" for n in frame.evaluate(WRAPPING_NUMBERS)]
     assert violations == []
 
 
