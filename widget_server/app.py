@@ -15,6 +15,8 @@ once from the settings' paths. Routes:
   (:mod:`widget_server.operations.exposition`);
 - ``/observatory/``: the operators' dashboard (:mod:`widget_server.observatory.dashboard`),
   off (404) unless an operator key is set;
+- ``GET /alerts.atom`` and ``/alerts.json``: the active alerts as feeds
+  (:mod:`widget_server.public.feeds`);
 - ``GET /robots.txt``: crawlers keep out of all but the loader (:mod:`widget_server.frame.robots`).
 
 The lifespan runs the outbox's forwarder, the reload watcher and the wave
@@ -64,6 +66,7 @@ from widget_server.operations.exposition import metrics_route
 from widget_server.operations.logs import RequestLog
 from widget_server.operations.stopping import on_stop_signal
 from widget_server.partners import Registry
+from widget_server.public.feeds import alerts_feed
 from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.trees.alerts import NO_ALERTS, Alerts
@@ -165,6 +168,7 @@ def create_app(
         Route("/metrics", metrics_route(settings, reporting.outbox), methods=["GET"]),
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/robots.txt", robots_txt, methods=["GET"]),
+        Route("/alerts.{kind}", alerts_feed, methods=["GET"]),
         Mount(
             "/observatory",
             app=observatory_router(

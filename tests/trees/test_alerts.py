@@ -9,9 +9,10 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import unescape
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from conftest import SECRET_KEYS
@@ -28,7 +29,7 @@ from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.signing import Signer, State
 from widget_server.trees.alerts import Alerts, alerts_path, load_alerts
 from widget_server.trees.compiler import load_catalog
-from widget_server.trees.model import Catalog
+from widget_server.trees.model import LOCALES, Catalog
 
 TODAY = date(2026, 11, 23)
 
@@ -438,3 +439,61 @@ def test_a_start_no_active_alert_leads_to_is_refused(
     assert status == 200 and 'data-page="restart"' in after
     alert_app.state.widget.today = lambda: TODAY + timedelta(days=31)  # or the wave ended
     assert shown_alerts(victim.first()) == []
+
+
+# Feeds: the active alerts for every partner, for relaying
+
+
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def test_the_atom_feed_lists_the_active_public_alerts_in_every_locale(web: TestClient):
+    page = web.get("/alerts.atom")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = ElementTree.fromstring(page.content)
+    assert feed.tag == f"{ATOM_NS}feed"
+    for required in ("id", "title", "updated", "author"):  # RFC 4287, 4.1.1
+        assert feed.find(f"{ATOM_NS}{required}") is not None, required
+    entries = feed.findall(f"{ATOM_NS}entry")
+    assert [e.get(XML_LANG) for e in entries] == list(LOCALES)  # one alert, four locales
+    ids = set()
+    for entry in entries:
+        for required in ("id", "title", "updated"):  # RFC 4287, 4.1.2
+            assert (entry.findtext(f"{ATOM_NS}{required}") or "").strip(), required
+        ids.add(entry.findtext(f"{ATOM_NS}id"))
+        content = entry.find(f"{ATOM_NS}content")
+        assert content is not None and content.get("type") == "html"
+        datetime.fromisoformat(entry.findtext(f"{ATOM_NS}updated") or "")
+    assert len(ids) == len(entries)
+    english = entries[LOCALES.index("en")]
+    assert english.findtext(f"{ATOM_NS}title") == "[en] Fake blackmail emails"
+    assert "<strong>not</strong>" in (english.findtext(f"{ATOM_NS}content") or "")
+    text = page.text
+    assert "An old wave" not in text and "A wave to come" not in text
+    assert "Only at the bank" not in text  # an alert for some partners stays theirs
+
+
+def test_the_json_feed_is_a_json_feed_and_one_locale_can_be_asked_for(web: TestClient):
+    page = web.get("/alerts.json", params={"lang": "ar"})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "application/feed+json; charset=utf-8"
+    feed = page.json()
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert feed["language"] == "ar" and isinstance(feed["title"], str) and feed["title"]
+    (item,) = feed["items"]
+    assert set(item) >= {"id", "url", "title", "content_html", "date_published", "language"}
+    assert item["language"] == "ar" and item["title"] == "[ar] Fake blackmail emails"
+    datetime.fromisoformat(item["date_published"])
+    every = web.get("/alerts.json").json()
+    assert [i["language"] for i in every["items"]] == list(LOCALES)
+
+
+def test_the_feeds_are_cached_and_refuse_what_they_do_not_know(web: TestClient):
+    page = web.get("/alerts.atom")
+    assert page.headers["cache-control"] == "public, max-age=300"
+    again = web.get("/alerts.atom", headers={"if-none-match": page.headers["etag"]})
+    assert again.status_code == 304
+    assert web.get("/alerts.rss").status_code == 404
+    assert web.get("/alerts.atom", params={"lang": "de"}).status_code == 404

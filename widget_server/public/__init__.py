@@ -1,0 +1,1 @@
+"""What the widget server publishes for anyone: the alerts as feeds, for partners to relay."""
