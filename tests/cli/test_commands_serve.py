@@ -205,7 +205,9 @@ def test_embed_page_mode_sets_the_height_and_says_what_to_reserve(
     container, tag = out.splitlines()  # stdout: the snippet alone
     assert container == '<div id="cyberwidget"></div>'
     assert attributes(tag)["data-height"] == "40rem"
-    assert err.strip().endswith("#cyberwidget { min-height: 40rem; }")
+    assert err.strip().endswith(
+        "#cyberwidget { min-height: 40rem; } #cyberwidget:has(cyber-widget) { min-height: 0; }"
+    )
 
 
 def test_embed_inline_says_to_reserve_the_buttons_height_in_the_hosts_container(
@@ -214,7 +216,9 @@ def test_embed_inline_says_to_reserve_the_buttons_height_in_the_hosts_container(
     assert main(["embed", "demo", "--mode", "inline", "--target", "#help"]) == 0
     out, err = capsys.readouterr()
     assert "data-height" not in out  # the loader's default, one window high
-    assert err.strip().endswith("#help { min-height: 45px; }")
+    assert err.strip().endswith(
+        "#help { min-height: 45px; } #help:has(cyber-widget) { min-height: 0; }"
+    )
 
 
 @pytest.mark.parametrize("height", ["tall", "40", "40rem;color:red", "3 px", "calc(1px)"])

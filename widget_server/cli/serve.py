@@ -264,9 +264,11 @@ def run_embed(args: argparse.Namespace) -> int:
         # On stderr: stdout is the snippet alone, ready to paste.
         selector = args.target or f"#{CONTAINER_ID}"
         reserved = INLINE_BUTTON_HEIGHT if args.mode == "inline" else args.height or "100vh"
+        # Then handed to the loader, which gives back what a short page leaves blank.
+        release = f" {selector}:has(cyber-widget) {{ min-height: 0; }}"
         print(
             f"To keep your page from moving while the widget loads, reserve its space in your "
-            f"stylesheet: {selector} {{ min-height: {reserved}; }}",
+            f"stylesheet: {selector} {{ min-height: {reserved}; }}{release}",
             file=sys.stderr,
         )
     return 0
