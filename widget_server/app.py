@@ -17,6 +17,7 @@ once from the settings' paths. Routes:
   off (404) unless an operator key is set;
 - ``GET /alerts.atom`` and ``/alerts.json``: the active alerts as feeds
   (:mod:`widget_server.public.feeds`);
+- ``GET /figures/{link}``: a partner's own figures, opened by its signed link;
 - ``GET /robots.txt``: crawlers keep out of all but the loader (:mod:`widget_server.frame.robots`).
 
 The lifespan runs the outbox's forwarder, the reload watcher and the wave
@@ -59,7 +60,7 @@ from widget_server.frame.limits import RequestLimits
 from widget_server.frame.request import FrameFailure
 from widget_server.frame.robots import robots_txt
 from widget_server.frame.world import Widget, fingerprint
-from widget_server.observatory.dashboard import observatory_router
+from widget_server.observatory.dashboard import figures_router, observatory_router
 from widget_server.observatory.events import EventStore, flush_events
 from widget_server.observatory.waves import WaveLog, watch_waves
 from widget_server.operations.exposition import metrics_route
@@ -169,6 +170,16 @@ def create_app(
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/robots.txt", robots_txt, methods=["GET"]),
         Route("/alerts.{kind}", alerts_feed, methods=["GET"]),
+        Mount(
+            "/figures",
+            app=figures_router(
+                settings,
+                events,
+                catalog=lambda: widget.world.catalog if widget.loaded else None,
+                registry=lambda: widget.world.registry if widget.loaded else None,
+                wave_log=wave_log,
+            ),
+        ),
         Mount(
             "/observatory",
             app=observatory_router(

@@ -53,6 +53,9 @@ class Partner:
     theme: Theme = field(default_factory=Theme)
     intake_route: str | None = None
     leave_url: str = DEFAULT_LEAVE_URL
+    #: The generation of the partner's links to its own figures: raising it refuses
+    #: every link printed before (``widget-server partners link``).
+    figures_link: int = 1
 
     def allows(self, origin: str | None) -> bool:
         """Whether ``origin`` is exactly one of ours (no prefix or suffix games)."""
@@ -196,6 +199,7 @@ def _partner(
         theme=parse_theme(theme if isinstance(theme, dict) else {}, origins, theme_problem),
         intake_route=intake_route if isinstance(intake_route, str) else None,
         leave_url=raw.get("leave_url", DEFAULT_LEAVE_URL),
+        figures_link=int(raw.get("figures_link", 1)),
     )
 
 

@@ -13,11 +13,20 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from widget_server.cli import backup, db, demo, intake, observatory, serve, trees
+from widget_server.cli import backup, db, demo, intake, observatory, partners, serve, trees
 from widget_server.problems import ProblemsError, WidgetServerError
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (trees, serve, intake, observatory, db, backup, demo)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    trees,
+    serve,
+    intake,
+    observatory,
+    partners,
+    db,
+    backup,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,9 @@ from widget_server.observatory.event import ALL_PARTNERS, utc_today
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
+from widget_server.observatory.partner_links import FiguresLinks, LinkRefused
 from widget_server.observatory.waves import WaveLog, WaveRule
+from widget_server.partners import Partner, Registry
 from widget_server.ratelimit import GuessThrottle
 from widget_server.settings import Settings
 from widget_server.sharedlimits import guess_throttle
@@ -97,6 +99,46 @@ def observatory_router(
                 throttle=guess_throttle(settings.database_url),
             )
         ],
+    )
+
+
+def figures_router(
+    settings: Settings,
+    store: EventStore,
+    *,
+    catalog: Callable[[], Catalog | None],
+    registry: Callable[[], Registry | None],
+    threshold: int = DEFAULT_THRESHOLD,
+    wave_log: WaveLog | None = None,
+    today: Callable[[], date] = utc_today,
+) -> Router:
+    """``/figures/{link}``: a partner's own dashboard, for whoever holds its signed link.
+
+    No operator key is asked: the link is the key, and it opens one partner's
+    figures, under the same small-count rule as the operators' dashboard.
+    """
+    dashboard = Dashboard(store, catalog, threshold, WaveRule(), wave_log or WaveLog(), today)
+    links = FiguresLinks(settings.secret_keys)
+
+    async def page(request: Request) -> Response:
+        partners = registry()
+        if partners is None:
+            return PlainTextResponse("Starting.", status_code=503, headers=SECURITY_HEADERS)
+        try:
+            partner = links.open(request.path_params["link"], partners)
+        except LinkRefused as exc:
+            return PlainTextResponse(
+                f"This link opens no figures: {exc}. Ask the platform for a new one.",
+                status_code=403,
+                headers=SECURITY_HEADERS,
+            )
+        return await dashboard.partner_page(request, partner)
+
+    return Router(
+        routes=[
+            Route("/dashboard.css", dashboard.stylesheet, methods=["GET"]),
+            Route("/{link}", page, methods=["GET"]),
+        ]
     )
 
 
@@ -208,11 +250,15 @@ class Dashboard:
         self.env.filters["percent"] = percent
         self.css = (TEMPLATES / "dashboard.css").read_bytes()
 
-    async def report(self, request: Request) -> Report:
-        """The figures of the period the query asks for; raises :class:`PeriodError`."""
+    async def report(self, request: Request, partner: str | None = None) -> Report:
+        """The figures of the period the query asks for (of ``partner`` only, when given,
+        whatever the query says); raises :class:`PeriodError`."""
         params = request.query_params
         period = Period.parse(
-            params.get("from"), params.get("to"), params.get("partner"), today=self.today()
+            params.get("from"),
+            params.get("to"),
+            partner or params.get("partner"),
+            today=self.today(),
         )
         labels = Labels.from_catalog(self.catalog() if self.catalog else None)
         report = await run_in_threadpool(
@@ -232,8 +278,19 @@ class Dashboard:
         html = self.render(report)
         return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
-    def render(self, report: Report) -> str:
-        return self.env.get_template("dashboard.html").render(page_context(report))
+    def render(self, report: Report, partner_name: str | None = None) -> str:
+        """The page; ``partner_name``: a partner's own view, which names no other partner."""
+        context = {**page_context(report), "partner_view": partner_name}
+        return self.env.get_template("dashboard.html").render(context)
+
+    async def partner_page(self, request: Request, partner: Partner) -> Response:
+        """A partner's own figures, opened by its signed link (:mod:`.partner_links`)."""
+        try:
+            report = await self.report(request, partner=partner.id)
+        except PeriodError as exc:
+            return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
+        html = self.render(report, partner_name=partner.name)
+        return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
     @_bad_period_is_400
     async def export_csv(self, request: Request) -> Response:
