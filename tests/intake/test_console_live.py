@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,11 @@ from test_console import OFFICER, OFFICERS, a_case, basic, bearer, cases, outgoi
 from test_intake import KEY, report, send
 
 from widget_server.intake.app import IntakeThread
-from widget_server.intake.conversations import AVAILABILITY_RENEWAL, Conversations
+from widget_server.intake.conversations import (
+    AVAILABILITY_RENEWAL,
+    OFFICER_PRESENCE,
+    Conversations,
+)
 from widget_server.intake.store import IntakeStore
 from widget_server.reports.payload import iso_time
 
@@ -174,5 +179,41 @@ def test_availability_is_renewed_while_someone_answers(tmp_path: Path):
         talk.set_available("Inspector Maes", False)
         clock[0] += AVAILABILITY_RENEWAL + 1
         assert talk.renew_availability() is False
+    finally:
+        store.close()
+
+
+def _last_availability(store: IntakeStore) -> bool | None:
+    with store.db.read() as db:
+        row = db.execute(
+            "SELECT body FROM intake_outgoing WHERE event_id LIKE 'av-%' "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    return None if row is None else bool(json.loads(row[0])["available"])
+
+
+def test_an_officer_whose_console_is_not_seen_stops_being_offered(tmp_path: Path):
+    """Said "available", then closed the console: after OFFICER_PRESENCE the route says
+    nobody answers (once), and the officer must switch it on again."""
+    clock = [1_000_000.0]
+    store = IntakeStore(tmp_path / "intake.sqlite3")
+    try:
+        talk = Conversations(store.db, clock=lambda: clock[0])
+        talk.set_available("Inspector Maes", True)
+        for _ in range(3):  # the console is open: its polls keep the officer present
+            clock[0] += OFFICER_PRESENCE / 2
+            talk.seen("Inspector Maes")
+            talk.renew_availability()
+            assert talk.is_available("Inspector Maes")
+            assert _last_availability(store) is True
+        clock[0] += OFFICER_PRESENCE + 1  # closed without switching off
+        assert not talk.is_available("Inspector Maes")
+        assert talk.renew_availability() is True
+        assert _last_availability(store) is False
+        assert talk.renew_availability() is False  # said once
+        talk.seen("Inspector Maes")  # back later: not available again by itself
+        assert not talk.is_available("Inspector Maes")
+        talk.set_available("Inspector Maes", True)
+        assert talk.is_available("Inspector Maes") and _last_availability(store) is True
     finally:
         store.close()

@@ -173,6 +173,7 @@ class Console:
                 return refused or _refusal(401, "officer_key", "", True)
             if request.method == "POST" and not _same_origin(request):
                 return _refusal(403, "cross_site", "this form must be sent from the console", True)
+            await run_in_threadpool(self._conversations().seen, officer)
             return await handler(request, officer)
 
         return endpoint
@@ -182,6 +183,7 @@ class Console:
             officer, refused = self._guard(request, html=False)
             if refused is not None or officer is None:
                 return refused or _refusal(401, "officer_key", "", False)
+            await run_in_threadpool(self._conversations().seen, officer)
             return await handler(request, officer)
 
         return endpoint

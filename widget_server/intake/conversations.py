@@ -47,13 +47,24 @@ CLAIM = 30.0
 #: counts an ``available: true`` for 5 minutes).
 AVAILABILITY_RENEWAL = 60.0
 
+#: How long an officer who said "I am available" counts as available without their
+#: console being seen (a page, an API call, the live page's polls every 20 s), in
+#: seconds: an officer who closes the console without switching off stops being
+#: offered to victims after this.
+OFFICER_PRESENCE = 600.0
+
 
 class UnknownCase(LookupError):
     """No report with this id or case number."""
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso(time.time())
+
+
+def _iso(moment: float) -> str:
+    """A UTC time as the availability table keeps it (text, so it sorts as it compares)."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,7 @@ class Conversations:
                 "INSERT INTO intake_availability (officer, available, at) VALUES (?, ?, ?) "
                 "ON CONFLICT (officer) DO UPDATE SET available = excluded.available, "
                 "at = excluded.at",
-                (officer, int(available), utc_now()),
+                (officer, int(available), _iso(self.clock())),
             )
             after = self._anyone(db)
             if after != before:
@@ -191,26 +202,55 @@ class Conversations:
     def is_available(self, officer: str) -> bool:
         with self.db.read() as db:
             row = db.execute(
-                "SELECT available FROM intake_availability WHERE officer = ?", (officer,)
+                "SELECT available FROM intake_availability WHERE officer = ? AND at >= ?",
+                (officer, self._present_since()),
             ).fetchone()
         return bool(row and row[0])
 
-    def renew_availability(self) -> bool:
-        """Queue a renewal when officers answer live and none went out lately; whether one did."""
+    def seen(self, officer: str) -> None:
+        """``officer``'s console was just used: an available officer stays available.
+
+        Written at most once a minute per officer (the live console polls often).
+        """
+        now = self.clock()
         with self.db.write() as db:
-            if not self._anyone(db):
-                return False
+            db.execute(
+                "UPDATE intake_availability SET at = ? "
+                "WHERE officer = ? AND available = 1 AND at < ? AND at >= ?",
+                (_iso(now), officer, _iso(now - 60), self._present_since()),
+            )
+
+    def renew_availability(self) -> bool:
+        """Queue an availability event when one is due; whether one was.
+
+        While officers answer live, one every :data:`AVAILABILITY_RENEWAL` seconds;
+        when the last of them is no longer seen (:data:`OFFICER_PRESENCE`), one that
+        says nobody answers, so victims are not offered an officer who has gone.
+        """
+        with self.db.write() as db:
+            anyone = self._anyone(db)
             last = db.execute(
-                "SELECT max(created_at) FROM intake_outgoing WHERE event_id LIKE 'av-%'"
-            ).fetchone()[0]
-            if last is not None and self.clock() - float(last) < AVAILABILITY_RENEWAL:
+                "SELECT created_at, body FROM intake_outgoing WHERE event_id LIKE 'av-%' "
+                "ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            said = bool(last and json.loads(last[1]).get("available"))
+            if anyone:
+                if last is not None and self.clock() - float(last[0]) < AVAILABILITY_RENEWAL:
+                    return False
+            elif not said:
                 return False
-            self._queue_availability(db, True)
+            self._queue_availability(db, anyone)
         self.on_event()
         return True
 
+    def _present_since(self) -> str:
+        return _iso(self.clock() - OFFICER_PRESENCE)
+
     def _anyone(self, db: Any) -> bool:
-        row = db.execute("SELECT 1 FROM intake_availability WHERE available = 1 LIMIT 1")
+        row = db.execute(
+            "SELECT 1 FROM intake_availability WHERE available = 1 AND at >= ? LIMIT 1",
+            (self._present_since(),),
+        )
         return row.fetchone() is not None
 
     def _queue_availability(self, db: Any, available: bool) -> None:
