@@ -186,8 +186,7 @@ def test_availability_is_renewed_while_someone_answers(tmp_path: Path):
 def _last_availability(store: IntakeStore) -> bool | None:
     with store.db.read() as db:
         row = db.execute(
-            "SELECT body FROM intake_outgoing WHERE event_id LIKE 'av-%' "
-            "ORDER BY seq DESC LIMIT 1"
+            "SELECT body FROM intake_outgoing WHERE event_id LIKE 'av-%' ORDER BY seq DESC LIMIT 1"
         ).fetchone()
     return None if row is None else bool(json.loads(row[0])["available"])
 
