@@ -147,6 +147,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def current_catalog() -> Catalog | None:
+        return widget.world.catalog if widget.loaded else None
+
     routes = [
         Route("/w/{token}", steps.first_step, methods=["GET"]),
         Route("/w/{token}/", steps.first_step, methods=["GET"]),
@@ -175,7 +178,7 @@ def create_app(
             app=figures_router(
                 settings,
                 events,
-                catalog=lambda: widget.world.catalog if widget.loaded else None,
+                catalog=current_catalog,
                 registry=lambda: widget.world.registry if widget.loaded else None,
                 wave_log=wave_log,
             ),
@@ -185,7 +188,7 @@ def create_app(
             app=observatory_router(
                 settings,
                 events,
-                catalog=lambda: widget.world.catalog if widget.loaded else None,
+                catalog=current_catalog,
                 wave_log=wave_log,
             ),
         ),

@@ -10,9 +10,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from widget_server.cli.errors import CommandError
+from widget_server.cli.serve import active_partner
 from widget_server.observatory.partner_links import MAX_DAYS, FiguresLinks
-from widget_server.partners import load_partners
 from widget_server.settings import Settings
 
 
@@ -47,13 +46,7 @@ def days(value: str) -> int:
 
 def run_link(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
-    registry = load_partners(settings.partners_file, production=settings.production)
-    partner = registry.get(args.partner)
-    if partner is None:
-        known = ", ".join(sorted(p.id for p in registry)) or "none"
-        raise CommandError(f"unknown partner {args.partner!r} (partners: {known})")
-    if not partner.active:
-        raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
+    partner = active_partner(settings, args.partner)
     now = datetime.now(UTC)
     token = FiguresLinks(settings.secret_keys).sign(partner, args.days, now.timestamp())
     print(f"{settings.public_url}/figures/{token}")

@@ -31,7 +31,7 @@ from widget_server.frame.world import load_world, load_world_alerts
 from widget_server.i18n import known
 from widget_server.operations.exposition import MULTIPROCESS_DIR, listen
 from widget_server.operations.logs import REQUESTS_LOGGER
-from widget_server.partners import load_partners
+from widget_server.partners import Partner, load_partners
 from widget_server.reports.outbox import Outbox
 from widget_server.settings import Settings
 from widget_server.trees.model import LOCALES
@@ -244,13 +244,7 @@ def log_config(log_format: str = "text") -> dict[str, Any]:
 
 def run_embed(args: argparse.Namespace) -> int:
     settings = Settings.from_environ()
-    registry = load_partners(settings.partners_file, production=settings.production)
-    partner = registry.get(args.partner)
-    if partner is None:
-        known = ", ".join(sorted(p.id for p in registry)) or "none"
-        raise CommandError(f"unknown partner {args.partner!r} (partners: {known})")
-    if not partner.active:
-        raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
+    partner = active_partner(settings, args.partner)
     options = SnippetOptions(
         mode=args.mode,
         lang=args.lang,
@@ -293,6 +287,18 @@ def seconds(value: str) -> float:
     if not 0 <= number <= 3600:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds (0 to 3600)")
     return number
+
+
+def active_partner(settings: Settings, partner_id: str) -> Partner:
+    """The active partner ``partner_id`` of the partners file, or one clean error line."""
+    registry = load_partners(settings.partners_file, production=settings.production)
+    partner = registry.get(partner_id)
+    if partner is None:
+        known = ", ".join(sorted(p.id for p in registry)) or "none"
+        raise CommandError(f"unknown partner {partner_id!r} (partners: {known})")
+    if not partner.active:
+        raise CommandError(f"partner {partner.id!r} is revoked; set its status to active first")
+    return partner
 
 
 def css_length(value: str) -> str:

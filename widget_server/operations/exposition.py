@@ -113,17 +113,15 @@ def registry(outbox: OutboxReads) -> CollectorRegistry:
     return combined
 
 
-def exposition(outbox: OutboxReads) -> bytes:
-    return generate_latest(registry(outbox))
-
-
 def metrics_route(
     settings: Settings, outbox: OutboxReads
 ) -> ASGIApp | Callable[[Request], Awaitable[Response]]:
     """``GET /metrics`` on the server's port: behind the operator key, 404 without one."""
 
+    combined = registry(outbox)
+
     async def metrics_page(scope: Scope, receive: Receive, send: Send) -> None:
-        body = await run_in_threadpool(exposition, outbox)
+        body = await run_in_threadpool(generate_latest, combined)
         response = Response(
             body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
         )
