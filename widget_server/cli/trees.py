@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from widget_server.cli import translations
 from widget_server.cli.errors import CommandError
 from widget_server.partners import load_partners
 from widget_server.problems import Problem, ProblemsError
@@ -58,6 +59,7 @@ def register(subparsers: Any) -> None:
     graph.add_argument("--locale", choices=LOCALES, default="en", help="default: en")
     _folder_option(graph)
     graph.set_defaults(handler=run_graph)
+    translations.add_actions(actions, _folder_option)
 
 
 def _folder_option(parser: argparse.ArgumentParser) -> None:
