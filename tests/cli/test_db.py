@@ -11,6 +11,8 @@ import pytest
 from testkit.reports import example_report
 from testkit.samples import sample_events
 from widget_server.cli import main
+from widget_server.observatory.dropoff import STOPPED_AFTER, NodeCount, Step, read_funnel
+from widget_server.observatory.event import MIGRATIONS as OBSERVATORY_MIGRATIONS
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.figures import Period, build_report
 from widget_server.reports.outbox import Outbox, outbox_path
@@ -21,6 +23,7 @@ from widget_server.storage.postgres import PgDatabase, Pool
 
 #: The outbox's migrations: the schema version a new outbox reaches.
 OUTBOX = len(MIGRATIONS)
+OBSERVATORY = len(OBSERVATORY_MIGRATIONS["sqlite"])
 
 
 @pytest.fixture
@@ -44,7 +47,10 @@ def test_status_and_upgrade_on_sqlite_files(environment: Path, capsys: pytest.Ca
     assert f"outbox.sqlite3  schema 0 -> {OUTBOX}" in capsys.readouterr().out
     assert run("status") == 0
     out = capsys.readouterr().out
-    assert f"schema {OUTBOX} of {OUTBOX}  up to date" in out and "schema 1 of 1  up to date" in out
+    assert (
+        f"schema {OUTBOX} of {OUTBOX}  up to date" in out
+        and f"schema {OBSERVATORY} of {OBSERVATORY}  up to date" in out
+    )
 
 
 def test_status_upgrade_and_a_newer_database_on_postgresql(
@@ -71,6 +77,11 @@ def test_status_upgrade_and_a_newer_database_on_postgresql(
     assert "newer version" in err and "Traceback" not in err and "password" not in err
 
 
+def read_funnel_of(store: EventStore) -> list[NodeCount]:
+    with store.reader() as db:
+        return read_funnel(db, "entry", date(2026, 11, 1), date(2026, 11, 10))
+
+
 def test_copy_moves_every_report_and_the_history_once(
     environment: Path, database_url: str, pool: Pool, capsys: pytest.CaptureFixture[str]
 ):
@@ -88,6 +99,9 @@ def test_copy_moves_every_report_and_the_history_once(
     sqlite_events.add_many(history)
     period = Period.parse("2026-11-01", "2026-11-10", None)
     before = build_report(sqlite_events, period, threshold=1)
+    stopped = [Step("S" * 32, "entry", "v1", "who", False, date(2026, 11, 2), 10)]
+    sqlite_events.add_steps(stopped, now_minute=10 + STOPPED_AFTER // 60)
+    funnel_before = read_funnel_of(sqlite_events)
 
     assert main(["db", "copy", "--to", database_url]) == 0
     out = capsys.readouterr().out
@@ -103,6 +117,8 @@ def test_copy_moves_every_report_and_the_history_once(
         EventStore(PgDatabase(database_url, what="o", pool=pool)), period, threshold=1
     )
     assert after.totals == before.totals and after.tables == before.tables
+    pg_events = EventStore(PgDatabase(database_url, what="o", pool=pool))
+    assert read_funnel_of(pg_events) == funnel_before == [NodeCount("v1", "who", 1, 1)]
 
     assert main(["db", "copy", "--to", database_url]) == 0  # again: nothing doubles
     out = capsys.readouterr().out

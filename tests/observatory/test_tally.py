@@ -258,9 +258,12 @@ def test_a_broken_observatory_never_breaks_a_victims_page(
     caplog.set_level(logging.WARNING)
     victim = Victim(web)
     victim.report(victim.diagnose(), mode="identified", name=NAME, email=EMAIL)  # pages all fine
-    assert store.flush() == 0  # the three events were kept, then failed together
+    assert store.flush() == 0  # the three events (and three steps) were kept, then failed
     failures = [r.getMessage() for r in caplog.records if "observatory" in r.getMessage()]
-    assert failures == ["observatory: 3 events not stored (ProgrammingError)"]
+    assert failures == [
+        "observatory: 3 events not stored (ProgrammingError)",
+        "observatory: 3 steps not stored (ProgrammingError)",
+    ]
     assert NAME not in caplog.text and EMAIL not in caplog.text
 
 

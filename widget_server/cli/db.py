@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from widget_server.cli.errors import CommandError
-from widget_server.observatory import event
+from widget_server.observatory import dropoff, event
 from widget_server.observatory.events import FILENAME as OBSERVATORY_FILE
 from widget_server.reports import outbox_schema
 from widget_server.reports.outbox import outbox_path
@@ -215,10 +215,22 @@ def _copy_observatory(path: Path, url: str) -> str:
     try:
         events = source.execute(f"{event.SELECT} ORDER BY id").fetchall()
         daily = source.execute("SELECT scope, dim, day, kind, value, n FROM daily").fetchall()
+        has_funnel = source.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'funnel'"
+        ).fetchone()
+        funnel = (
+            source.execute(
+                "SELECT day, tree, tree_version, node, reached, stopped FROM funnel"
+            ).fetchall()
+            if has_funnel
+            else []
+        )
     finally:
         source.close()
     with target.write() as db:
         db.executemany(event.INSERT, (event.event_of(tuple(row)).row() for row in events))
         db.executemany(event.UPSERT, (tuple(row) for row in daily))
+        # Diagnoses in progress are not copied: they are half an hour of state at most.
+        db.executemany(dropoff.ADD, (tuple(row) for row in funnel))
     days = len({row[0] for row in events})
     return f"{len(events)} observatory event(s) over {days} day(s)"

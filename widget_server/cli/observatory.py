@@ -9,6 +9,7 @@ a script. It reads the observatory under ``WIDGET_DATA_DIR`` (or in
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 
@@ -17,6 +18,7 @@ from widget_server.observatory.disclosure import DEFAULT_THRESHOLD
 from widget_server.observatory.events import FILENAME, EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
+from widget_server.observatory.funnels import Funnel, build_funnels
 from widget_server.problems import ProblemsError
 from widget_server.settings import Settings
 from widget_server.trees.compiler import load_catalog
@@ -34,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--from", dest="start", metavar="DATE", help="first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="end", metavar="DATE", help="last day, YYYY-MM-DD")
     parser.add_argument("--partner", help="only this partner's diagnoses")
+    parser.add_argument(
+        "--tree",
+        metavar="TREE",
+        help="instead, where victims give up in TREE: per version and node, how many "
+        "reached it and how many stopped there (no step for 30 minutes)",
+    )
     parser.add_argument(
         "--format",
         choices=("text", "json", "csv"),
@@ -65,6 +73,23 @@ def run_observatory(args: argparse.Namespace) -> int:
     except PeriodError as exc:
         raise CommandError(str(exc)) from None
     store = EventStore.for_settings(settings)
+    if args.tree:
+        if args.partner:
+            raise CommandError("--tree counts every partner's diagnoses: leave out --partner")
+        try:
+            catalog = _catalog(settings)
+            funnels = build_funnels(
+                store,
+                args.tree,
+                period.start,
+                period.end,
+                trees=catalog.trees if catalog else {},
+                threshold=args.threshold,
+            )
+        finally:
+            store.close()
+        print_funnels(args.tree, period, funnels, args.threshold, args.format)
+        return 0
     try:
         report = build_report(
             store, period, threshold=args.threshold, labels=Labels.from_catalog(_catalog(settings))
@@ -91,6 +116,62 @@ def _catalog(settings: Settings) -> Catalog | None:
             file=sys.stderr,
         )
         return None
+
+
+def print_funnels(
+    tree: str, period: Period, funnels: list[Funnel], threshold: int, fmt: str
+) -> None:
+    """The funnels of ``tree`` as text, JSON or CSV, with the small-count rule applied."""
+    rows = [
+        {
+            "tree": tree,
+            "tree_version": funnel.tree_version,
+            "current": funnel.current,
+            "node": row.node,
+            "outcome": row.is_outcome,
+            "reached": row.reached.public,
+            "stopped": row.stopped.public,
+            "stopped_share": row.stopped_share,
+        }
+        for funnel in funnels
+        for row in funnel.rows
+    ]
+    if fmt == "json":
+        document = {
+            "tree": tree,
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "threshold": threshold,
+            "nodes": rows,
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["tree"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    print(
+        f"Where victims give up in {tree}: {period.start.isoformat()} to "
+        f"{period.end.isoformat()} (UTC), all partners"
+    )
+    print(
+        f'Counts under {threshold} are shown as "< {threshold}"; a diagnosis stopped at a '
+        "question when no step followed for 30 minutes and it reached no outcome."
+    )
+    if not funnels:
+        print("\n  No diagnosis went through this tree in the period.")
+    for funnel in funnels:
+        now = " (running now)" if funnel.current else ""
+        print(f"\nVersion {funnel.tree_version}{now}")
+        print(f"  {'node':<28}{'reached':>9}{'stopped':>9}{'stopped %':>11}  text")
+        for row in funnel.rows:
+            share = "" if row.is_outcome else _percent(row.stopped_share)
+            kind = "outcome: " if row.is_outcome else ""
+            print(
+                f"  {row.node[:27]:<28}{row.reached!s:>9}{row.stopped!s:>9}{share:>11}  "
+                f"{kind}{row.label[:60]}"
+            )
 
 
 def _percent(value: float | None) -> str:

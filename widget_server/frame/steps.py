@@ -53,7 +53,8 @@ async def first_step(request: Request) -> Response:
     )
     response = show(frame, state, autofocus=False)
     if response.status_code == 200:
-        response.background = tally.started(frame.events, frame.world.catalog, state)
+        started = tally.started(frame.events, frame.world.catalog, state)
+        response.background = tally.chain(started, response.background)
     return response
 
 
@@ -242,9 +243,12 @@ def show(
                 **outcome_context(catalog, outcome, state.country, frame.locale),
             },
         )
+        step = tally.stepped(frame.events, catalog, state, position)
         if arrived:
             metrics.OUTCOMES.labels(position.tree, outcome.severity).inc()
-            response.background = tally.completed(frame.events, catalog, state, position)
+            completed = tally.completed(frame.events, catalog, state, position)
+            step = tally.chain(completed, step)
+        response.background = step
         return response
     question = position.node
     assert isinstance(question, Question)
@@ -254,7 +258,7 @@ def show(
     number = len(state.answers) + 1
     metrics.STEPS.labels(position.tree).inc()
     alert_ids = tuple(alert.id for alert in alerts)
-    return cached(
+    response = cached(
         frame,
         "step.html",
         ("step", position.tree, question.id, number, chosen, error, first, *alert_ids),
@@ -273,3 +277,5 @@ def show(
             "alerts": alerts,
         },
     )
+    response.background = tally.stepped(frame.events, catalog, state, position)
+    return response

@@ -39,6 +39,7 @@ from widget_server.observatory.event import ALL_PARTNERS, utc_today
 from widget_server.observatory.events import EventStore
 from widget_server.observatory.export import report_csv, report_json
 from widget_server.observatory.figures import Labels, Period, PeriodError, Report, build_report
+from widget_server.observatory.funnels import build_funnels
 from widget_server.observatory.partner_links import FiguresLinks, LinkRefused
 from widget_server.observatory.waves import WaveLog, WaveRule
 from widget_server.partners import Partner, Registry
@@ -87,6 +88,7 @@ def observatory_router(
     return Router(
         routes=[
             Route("/", dashboard.page, methods=["GET"], name="dashboard"),
+            Route("/funnel", dashboard.funnel_page, methods=["GET"], name="funnel"),
             Route("/export.csv", dashboard.export_csv, methods=["GET"], name="export_csv"),
             Route("/export.json", dashboard.export_json, methods=["GET"], name="export_json"),
             Route("/dashboard.css", dashboard.stylesheet, methods=["GET"], name="stylesheet"),
@@ -290,6 +292,48 @@ class Dashboard:
         except PeriodError as exc:
             return PlainTextResponse(str(exc), status_code=400, headers=SECURITY_HEADERS)
         html = self.render(report, partner_name=partner.name)
+        return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+
+    @_bad_period_is_400
+    async def funnel_page(self, request: Request) -> Response:
+        """Where victims give up in one tree (``?tree=``), per version and node."""
+        params = request.query_params
+        period = Period.parse(params.get("from"), params.get("to"), None, today=self.today())
+        catalog = self.catalog() if self.catalog else None
+        trees = catalog.trees if catalog is not None else {}
+        tree = params.get("tree") or (next(iter(sorted(trees)), "") if trees else "")
+        if tree not in trees:
+            return PlainTextResponse(
+                f"tree: expected one of {', '.join(sorted(trees))}",
+                status_code=400,
+                headers=SECURITY_HEADERS,
+            )
+        funnels = await run_in_threadpool(
+            build_funnels,
+            self.store,
+            tree,
+            period.start,
+            period.end,
+            trees=trees,
+            threshold=self.threshold,
+        )
+        bars = {
+            funnel.tree_version: charts.bar_chart(
+                f"chart-funnel-{funnel.tree_version}",
+                f"{tree}, version {funnel.tree_version}: diagnoses that reached each node",
+                [(row.node, row.reached) for row in funnel.rows],
+            )
+            for funnel in funnels
+        }
+        html = self.env.get_template("funnel.html").render(
+            tree=tree,
+            trees=sorted(trees),
+            titles={t: trees[t].title.text("en") for t in trees},
+            period=period,
+            funnels=funnels,
+            bars=bars,
+            threshold=self.threshold,
+        )
         return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
     @_bad_period_is_400

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, NotRequired, TypedDict
 
-from widget_server.observatory import diagnoses
+from widget_server.observatory import diagnoses, dropoff
 from widget_server.trees.model import SEVERITIES
 
 EventKind = Literal["started", "completed", "reported"]
@@ -89,10 +89,12 @@ CREATE TABLE IF NOT EXISTS daily (
 MIGRATIONS: dict[str, tuple[str, ...]] = {
     "sqlite": (
         _TABLES.format(id="INTEGER PRIMARY KEY", rowid=" WITHOUT ROWID") + diagnoses.SCHEMA,
+        dropoff.SCHEMA,
     ),
     "postgresql": (
         _TABLES.format(id="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", rowid="")
         + diagnoses.SCHEMA,
+        dropoff.SCHEMA,
     ),
 }
 

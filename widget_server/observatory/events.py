@@ -28,6 +28,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Unpack
 
-from widget_server.observatory import diagnoses
+from widget_server.observatory import diagnoses, dropoff
 from widget_server.observatory.event import ALL_PARTNERS as ALL_PARTNERS
 from widget_server.observatory.event import EVENT_KINDS as EVENT_KINDS
 from widget_server.observatory.event import (
@@ -119,7 +120,10 @@ class EventStore:
         self.db.migrate("observatory", MIGRATIONS[self.db.dialect])
         #: Checked events waiting for :meth:`flush`.
         self._pending: list[Event] = []
+        #: Steps waiting for :meth:`flush` (see :mod:`~widget_server.observatory.dropoff`).
+        self._steps: list[dropoff.Step] = []
         self._pending_lock = threading.Lock()
+        self._swept = 0
 
     @classmethod
     def for_settings(cls, settings: Settings) -> EventStore:
@@ -231,23 +235,82 @@ class EventStore:
     def flush(self) -> int:
         """Write the events kept for later in one transaction; returns how many.
 
-        Never raises: a database that fails loses that batch of counts (logged
-        with the error's type and the count), as a failed write always has.
+        Steps kept for later are written too, and once a minute the diagnoses
+        idle for half an hour are counted where they stopped. Never raises: a
+        database that fails loses that batch of counts (logged with the error's
+        type and the count), as a failed write always has.
         """
         with self._pending_lock:
             batch, self._pending = self._pending, []
-        if not batch:
-            return 0
-        try:
-            return self.add_many(batch)
-        except Exception as exc:
-            logger.warning("observatory: %d events not stored (%s)", len(batch), type(exc).__name__)
-            return 0
+            steps, self._steps = self._steps, []
+        written = 0
+        if batch:
+            try:
+                written = self.add_many(batch)
+            except Exception as exc:
+                logger.warning(
+                    "observatory: %d events not stored (%s)", len(batch), type(exc).__name__
+                )
+        if steps or self.sweep_due:
+            try:
+                self.add_steps(steps, now_minute=int(time.time() // 60))
+            except Exception as exc:
+                logger.warning(
+                    "observatory: %d steps not stored (%s)", len(steps), type(exc).__name__
+                )
+        return written
+
+    def add_steps(self, steps: Iterable[dropoff.Step], *, now_minute: int) -> int:
+        """Store steps, then count the diagnoses idle since :data:`~dropoff.STOPPED_AFTER`."""
+        with self._write() as db:
+            dropoff.record(db, steps)
+            stopped = dropoff.sweep(db, now_minute)
+        self._swept = now_minute
+        return stopped
+
+    @property
+    def sweep_due(self) -> bool:
+        """Whether a minute began since idle diagnoses were last counted."""
+        return not self._closed and int(time.time() // 60) != self._swept
 
     @property
     def pending(self) -> int:
-        """Events kept for the next :meth:`flush`."""
-        return len(self._pending)
+        """Events and steps kept for the next :meth:`flush`."""
+        return len(self._pending) + len(self._steps)
+
+    def record_step(
+        self,
+        *,
+        diagnosis: str,
+        tree: str,
+        tree_version: str,
+        node: str,
+        finished: bool,
+        later: bool = True,
+    ) -> bool:
+        """A diagnosis showed ``node`` (an outcome when ``finished``); kept for :meth:`flush`
+        (written at once when not ``later``)."""
+        if not diagnosis:
+            return False
+        now = time.time()
+        step = dropoff.Step(
+            key=diagnoses.keyed(self._secret, diagnosis),
+            tree=tree,
+            tree_version=tree_version,
+            node=node,
+            finished=finished,
+            day=utc_today(),
+            minute=int(now // 60),
+        )
+        if not later:
+            self.add_steps([step], now_minute=step.minute)
+            return True
+        with self._pending_lock:
+            if len(self._steps) >= MAX_PENDING:
+                logger.warning("observatory: step refused, too many waiting")
+                return False
+            self._steps.append(step)
+        return True
 
     def record_started(
         self,
@@ -332,7 +395,7 @@ async def flush_events(store: EventStore, interval: float = FLUSH_INTERVAL) -> N
     try:
         while True:
             await asyncio.sleep(interval)
-            if store.pending:
+            if store.pending or store.sweep_due:
                 await asyncio.to_thread(store.flush)
     finally:
         store.flush()

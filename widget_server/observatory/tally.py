@@ -15,7 +15,9 @@ What is counted, and when (see ``docs/observatory.md``):
 - *completed*: an answer (or an alert's one tap) led to an outcome, once per
   diagnosis: a later outcome of the same diagnosis (Back, another answer)
   replaces the earlier one, and showing or replaying one counts nothing new;
-- *reported*: a report was accepted into the outbox, once per diagnosis.
+- *reported*: a report was accepted into the outbox, once per diagnosis;
+- a *step*: a question or an outcome was shown, for where victims give up
+  (:mod:`~widget_server.observatory.dropoff`).
 
 A client past its day's budget (:data:`~widget_server.observatory.events.DIAGNOSES_PER_CLIENT`)
 gets diagnoses that are not counted at all (``State.counted``).
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTask, BackgroundTasks
 
 from widget_server.observatory.event import victim_kind
 from widget_server.observatory.events import EventStore
@@ -93,6 +95,36 @@ def reported(
             "diagnosis": state.diagnosis,
         },
     )
+
+
+def stepped(
+    store: EventStore | None, catalog: Catalog, state: State, position: Position
+) -> BackgroundTask | None:
+    """The step of a question or an outcome shown, for where victims give up."""
+    if store is None or not state.counted or not state.diagnosis:
+        return None
+    return _task(
+        store.record_step,
+        lambda: {
+            "diagnosis": state.diagnosis,
+            "tree": position.tree,
+            "tree_version": catalog.trees[position.tree].version,
+            "node": position.node.id,
+            "finished": position.outcome is not None,
+        },
+    )
+
+
+def chain(*tasks: BackgroundTask | None) -> BackgroundTasks | None:
+    """Several of these tasks after one response, in order; ``None`` when there is none."""
+    present = [task for task in tasks if task is not None]
+    if not present:
+        return None
+    together = BackgroundTasks()
+    for task in present:
+        for one in task.tasks if isinstance(task, BackgroundTasks) else [task]:
+            together.add_task(one.func, *one.args, **one.kwargs)
+    return together
 
 
 def _where(catalog: Catalog, tree_id: str, state: State) -> dict[str, Any]:

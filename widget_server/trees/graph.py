@@ -13,8 +13,8 @@ from widget_server.trees.model import Catalog, Outcome, Question, Tree
 
 FORMATS: tuple[str, ...] = ("mermaid", "dot")
 
-#: Fill colours by severity, light enough for black text.
-_COLOURS = {
+#: Fill colours by severity, light enough for black text (the preview's SVG uses them too).
+COLOURS = {
     "info": "#e8f1fb",
     "low": "#e6f4ea",
     "medium": "#fff4d6",
@@ -43,7 +43,7 @@ def mermaid(tree: Tree, locale: str = "en") -> str:
         else:
             lines.append(f'  n_{node.id}(["{label}"]):::{node.severity}')
     handovers: set[str] = set()
-    for source, target, answer in _edges(tree, locale):
+    for source, target, answer in edges(tree, locale):
         if target.startswith("tree:"):
             handovers.add(target[5:])
             target_id = f"t_{target[5:]}"
@@ -54,7 +54,7 @@ def mermaid(tree: Tree, locale: str = "en") -> str:
         lines.append(f'  t_{other}[["tree: {other}"]]')
     lines.append(f"  class n_{tree.start} start")
     lines.append("  classDef start stroke-width:3px")
-    for severity, colour in _COLOURS.items():
+    for severity, colour in COLOURS.items():
         lines.append(f"  classDef {severity} fill:{colour},color:#000")
     return "\n".join(lines) + "\n"
 
@@ -72,13 +72,13 @@ def dot(tree: Tree, locale: str = "en") -> str:
             width = ", penwidth=2" if node.id == tree.start else ""
             lines.append(f"  {_dot_text(node.id)} [shape=box, label={label}{width}];")
         else:
-            colour = _COLOURS[node.severity]
+            colour = COLOURS[node.severity]
             lines.append(
                 f'  {_dot_text(node.id)} [shape=box, style="rounded,filled", '
                 f'fillcolor="{colour}", label={label}];'
             )
     handovers: set[str] = set()
-    for source, target, answer in _edges(tree, locale):
+    for source, target, answer in edges(tree, locale):
         if target.startswith("tree:"):
             handovers.add(target)
         lines.append(f"  {_dot_text(source)} -> {_dot_text(target)} [label={_dot_text(answer)}];")
@@ -88,8 +88,11 @@ def dot(tree: Tree, locale: str = "en") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _edges(tree: Tree, locale: str) -> Iterator[tuple[str, str, str]]:
-    """(source node, target node or ``tree:<id>``, answer label) for every arrow."""
+def edges(tree: Tree, locale: str) -> Iterator[tuple[str, str, str]]:
+    """(source node, target node or ``tree:<id>``, answer label) for every arrow.
+
+    Shared by every drawing of a tree: Mermaid, DOT and the preview's SVG.
+    """
     for node in tree.nodes.values():
         if not isinstance(node, Question):
             continue
