@@ -342,3 +342,22 @@ _PATTERN = re.compile(_SCHEMA["$defs"]["partner"]["properties"]["origins"]["item
 )
 def test_the_editors_schema_and_the_server_agree_on_origins(origin: str) -> None:
     assert bool(_PATTERN.fullmatch(origin)) == (normalise_origin(origin) is not None)
+
+
+def test_open_data_names_a_partner_only_when_it_says_true(tmp_path: Path) -> None:
+    path = tmp_path / "partners.yaml"
+    path.write_text(
+        "partners:\n"
+        "  town:\n    name: Town\n    origins: [https://town.example]\n    tree: entry\n"
+        "  bank:\n    name: Bank\n    origins: [https://bank.example]\n    tree: entry\n"
+        "    open_data: true\n",
+        encoding="utf-8",
+    )
+    registry = load_partners(path, trees=TREES)
+    assert [(p.id, p.open_data) for p in registry] == [("town", False), ("bank", True)]
+    lines = problems_of(
+        tmp_path,
+        "partners:\n  town:\n    name: Town\n    origins: [https://town.example]\n"
+        '    tree: entry\n    open_data: "yes"\n',
+    )
+    assert lines == ["partners.yaml:6:16: expected true or false here"]

@@ -22,8 +22,14 @@ KEPT_OUT = (
     "/theme/demo.0123456789ab.css",
     "/",
 )
-#: What partners' pages load, so a crawler rendering them may fetch it.
-LET_IN = ("/static/widget.js", "/static/widget.0123456789ab.js")
+#: What partners' pages load, so a crawler rendering them may fetch it, and the open data.
+LET_IN = (
+    "/static/widget.js",
+    "/static/widget.0123456789ab.js",
+    "/open-data/",
+    "/open-data/datapackage.json",
+    "/open-data/categories.csv",
+)
 
 
 def first_match(text: str) -> RobotFileParser:

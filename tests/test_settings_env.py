@@ -29,6 +29,7 @@ PRODUCTION = {
         ("WIDGET_METRICS_ADDRESS", "9108", "expected host:port"),
         ("WIDGET_METRICS_ADDRESS", "127.0.0.1:99999", "expected host:port"),
         ("WIDGET_GRACEFUL_TIMEOUT", "soon", "expected a number of seconds"),
+        ("WIDGET_OPEN_DATA_LICENSE", "Etalab/2.0", "expected a licence id first"),
     ],
 )
 def test_a_value_that_does_not_parse_names_its_variable(variable: str, value: str, words: str):

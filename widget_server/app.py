@@ -17,6 +17,8 @@ once from the settings' paths. Routes:
   off (404) unless an operator key is set;
 - ``GET /alerts.atom`` and ``/alerts.json``: the active alerts as feeds
   (:mod:`widget_server.public.feeds`);
+- ``GET /open-data/``: weekly counts as open data, a page, CSV and JSON files and
+  ``datapackage.json`` (:mod:`widget_server.public.open_data`);
 - ``GET /figures/{link}``: a partner's own figures, opened by its signed link;
 - ``GET /robots.txt``: crawlers keep out of all but the loader (:mod:`widget_server.frame.robots`).
 
@@ -68,6 +70,7 @@ from widget_server.operations.logs import RequestLog
 from widget_server.operations.stopping import on_stop_signal
 from widget_server.partners import Registry
 from widget_server.public.feeds import alerts_feed
+from widget_server.public.open_data import open_data_root, open_data_router
 from widget_server.reports.reporting import Reporting
 from widget_server.settings import Settings
 from widget_server.trees.alerts import NO_ALERTS, Alerts
@@ -173,6 +176,16 @@ def create_app(
         Route("/favicon.ico", no_icon, methods=["GET"]),
         Route("/robots.txt", robots_txt, methods=["GET"]),
         Route("/alerts.{kind}", alerts_feed, methods=["GET"]),
+        open_data_root,
+        Mount(
+            "/open-data",
+            app=open_data_router(
+                settings,
+                events,
+                registry=lambda: widget.world.registry if widget.loaded else None,
+                today=lambda: widget.today(),
+            ),
+        ),
         Mount(
             "/figures",
             app=figures_router(

@@ -56,6 +56,9 @@ class Partner:
     #: The generation of the partner's links to its own figures: raising it refuses
     #: every link printed before (``widget-server partners link``).
     figures_link: int = 1
+    #: Whether ``/open-data/`` may name the partner (its weekly count of diagnoses);
+    #: otherwise it is only counted with every other partner that did not agree.
+    open_data: bool = False
 
     def allows(self, origin: str | None) -> bool:
         """Whether ``origin`` is exactly one of ours (no prefix or suffix games)."""
@@ -200,6 +203,7 @@ def _partner(
         intake_route=intake_route if isinstance(intake_route, str) else None,
         leave_url=raw.get("leave_url", DEFAULT_LEAVE_URL),
         figures_link=int(raw.get("figures_link", 1)),
+        open_data=raw.get("open_data") is True,
     )
 
 

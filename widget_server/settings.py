@@ -53,6 +53,44 @@ class SettingsError(WidgetServerError, ValueError):
 
 
 @dataclass(frozen=True)
+class License:
+    """The licence of the open data (``WIDGET_OPEN_DATA_LICENSE``), as a Data Package names it:
+    an Open Definition id (``name``), and optionally a readable ``title`` and a URL (``path``)."""
+
+    name: str
+    title: str = ""
+    path: str = ""
+
+
+#: Licences known by their id alone, so ``WIDGET_OPEN_DATA_LICENSE=odbl-1.0`` is enough.
+KNOWN_LICENSES: dict[str, License] = {
+    license.name: license
+    for license in (
+        License(
+            "etalab-2.0",
+            "Licence Ouverte / Open Licence version 2.0",
+            "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+        ),
+        License(
+            "odbl-1.0",
+            "Open Data Commons Open Database License 1.0",
+            "https://opendatacommons.org/licenses/odbl/1-0/",
+        ),
+        License(
+            "cc-by-4.0",
+            "Creative Commons Attribution 4.0",
+            "https://creativecommons.org/licenses/by/4.0/",
+        ),
+        License("cc0-1.0", "CC0 1.0", "https://creativecommons.org/publicdomain/zero/1.0/"),
+    )
+}
+
+#: The open data's licence unless ``WIDGET_OPEN_DATA_LICENSE`` names another: the French
+#: state's open licence, which asks reusers only to name the source.
+DEFAULT_LICENSE = KNOWN_LICENSES["etalab-2.0"]
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting; the keys are left out of ``repr`` so no log or traceback shows them."""
 
@@ -108,6 +146,8 @@ class Settings:
     #: On SIGTERM, how long requests in flight and forward attempts may take to
     #: finish, in seconds, before they are cut (a forward attempt's claim handed back).
     graceful_timeout: float = 10.0
+    #: The licence ``/open-data/`` publishes its files under.
+    open_data_license: License = DEFAULT_LICENSE
 
     @property
     def production(self) -> bool:
@@ -215,6 +255,33 @@ def _address(raw: str) -> str:
     return raw
 
 
+_LICENSE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _license(raw: str) -> License:
+    """``WIDGET_OPEN_DATA_LICENSE``: ``NAME [URL] [TITLE...]``, space-separated.
+
+    ``NAME`` alone is enough for a licence of :data:`KNOWN_LICENSES`; any other
+    name may bring its URL and its title (the rest of the line), which replace
+    the known ones.
+    """
+    name, _, rest = raw.partition(" ")
+    if not _LICENSE_NAME.fullmatch(name):
+        raise SettingsError(
+            "expected a licence id first (letters, digits, '.', '_', '-'), such as etalab-2.0, "
+            "then optionally its https URL and its title: odbl-1.0 "
+            "https://opendatacommons.org/licenses/odbl/1-0/ Open Database License"
+        )
+    known = KNOWN_LICENSES.get(name, License(name))
+    path, title = known.path, known.title
+    first, _, after = rest.strip().partition(" ")
+    if first.startswith(("http://", "https://")):
+        _url(first)  # refuses what is not an http(s) URL; the URL is kept as written
+        path, rest = first, after
+    title = " ".join(rest.split()) or title
+    return License(name, title, path)
+
+
 def _keys(raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
@@ -306,6 +373,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "log_format": str.lower,
     "metrics_address": _address,
     "graceful_timeout": _seconds,
+    "open_data_license": _license,
 }
 
 #: Variables whose value is never shown in an error.

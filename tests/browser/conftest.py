@@ -86,6 +86,24 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
+#: axe-core from npm (``npm ci``), run in the pages under test.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+def axe_page(browser: Browser) -> Iterator[Page]:
+    """A page whose every document gets axe-core before its own scripts."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does it)", pytrace=False)
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    context.add_init_script(path=AXE)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="package")
 def fixture_sites() -> Iterator[Sites]:
     """The fixture frame (tests/browser/fixture_frame.py) and the test partner site."""

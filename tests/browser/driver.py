@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from playwright.sync_api import Frame, Locator, Page
+from playwright.sync_api import ConsoleMessage, Frame, Locator, Page, Response
 
 from .heights import stepped
 
@@ -255,3 +255,26 @@ def heading_focused(page: Page, frame: Frame) -> None:
     wait_until(frame, "document.activeElement.id === 'cw-heading'")
     frame.evaluate(SETTLED)
     page.evaluate(SETTLED)
+
+
+def open_checked(page: Page, url: str, headers: dict[str, str] | None = None) -> list[str]:
+    """Open ``url``; returns the problems seen: console errors (a refusal by the
+    Content-Security-Policy shows there) and failed loads, but the browser's own
+    favicon request."""
+    errors: list[str] = []
+
+    def keep(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    def failed(response: Response) -> None:
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            errors.append(f"{response.status} {response.url}")
+
+    page.on("console", keep)
+    page.on("response", failed)
+    if headers:
+        page.set_extra_http_headers(headers)
+    response = page.goto(url)
+    assert response is not None and response.status == 200
+    return errors

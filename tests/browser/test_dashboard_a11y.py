@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, Response
+from playwright.sync_api import Page
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -20,6 +20,8 @@ from widget_server.observatory.dashboard import observatory_router
 from widget_server.observatory.events import EventStore
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog
+
+from .driver import open_checked
 
 pytestmark = pytest.mark.browser
 
@@ -58,24 +60,8 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def open_dashboard(page: Page, url: str) -> list[str]:
-    """Open ``url`` with the key; returns the problems seen: console errors (a refusal
-    by the policy shows there) and failed loads, but the browser's own favicon request."""
-    errors: list[str] = []
-
-    def keep(message: ConsoleMessage) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    def failed(response: Response) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            errors.append(f"{response.status} {response.url}")
-
-    page.on("console", keep)
-    page.on("response", failed)
-    page.set_extra_http_headers(AUTH)
-    response = page.goto(url)
-    assert response is not None and response.status == 200
-    return errors
+    """Open ``url`` with the key; returns the problems seen (see :func:`open_checked`)."""
+    return open_checked(page, url, AUTH)
 
 
 def axe_violations(page: Page) -> list[dict[str, object]]:

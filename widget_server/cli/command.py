@@ -13,12 +13,23 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from widget_server.cli import backup, db, demo, intake, observatory, partners, serve, trees
+from widget_server.cli import (
+    backup,
+    db,
+    demo,
+    intake,
+    observatory,
+    partners,
+    preview,
+    serve,
+    trees,
+)
 from widget_server.problems import ProblemsError, WidgetServerError
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     trees,
+    preview,
     serve,
     intake,
     observatory,

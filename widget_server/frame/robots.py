@@ -10,8 +10,10 @@ The one exception is the loader (``/static/widget.js`` and its versioned copies)
 which partners' pages load: a crawler that renders a partner's page (Googlebot
 does) may fetch it, so the partner's page renders as its visitors see it and their
 search tools report no resource blocked by us. The frame it opens stays
-disallowed. The ``Allow`` line comes first, so crawlers that take the first
-matching line and those that take the longest (RFC 9309) read the same rules.
+disallowed. The open data (``/open-data/``, its page and files) is published to
+be found, by search engines and data portals alike. The ``Allow`` lines come
+first, so crawlers that take the first matching line and those that take the
+longest (RFC 9309) read the same rules.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROBOTS_TXT = b"""\
 # CyberWidget: victims' diagnoses and operators' pages are not for search engines.
 User-agent: *
 Allow: /static/widget.
+Allow: /open-data/
 Disallow: /
 """
 

@@ -36,6 +36,7 @@ TARGET_LOCALES = LOCALES[1:]
 WIDGET_FOLDERS: Mapping[str, Path] = {
     "widget": LOCALES_DIR,
     "widget/report": LOCALES_DIR / "report",
+    "widget/open_data": LOCALES_DIR / "open_data",
 }
 
 #: A key path inside a YAML document: mapping keys and list indexes.
