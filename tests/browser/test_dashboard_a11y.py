@@ -17,6 +17,7 @@ from starlette.routing import Mount
 from testkit.samples import PlantedWave, sample_events
 from testkit.servers import bind, port_of, serve
 from widget_server.observatory.dashboard import observatory_router
+from widget_server.observatory.dropoff import STOPPED_AFTER, Step
 from widget_server.observatory.events import EventStore
 from widget_server.settings import PROJECT_ROOT, Settings
 from widget_server.trees.compiler import load_catalog
@@ -47,6 +48,15 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     )
     catalog = load_catalog(PROJECT_ROOT / "trees")
+    # Where victims give up in the phishing tree: 40 walks, 9 stopped on the way.
+    phishing = catalog.trees["phishing"]
+    first, second = list(phishing.nodes)[:2]
+    steps = [
+        Step(f"{i:032d}", "phishing", phishing.version, node, False, START, 10)
+        for i in range(40)
+        for node in ((first,) if i < 9 else (first, second))
+    ]
+    store.add_steps(steps, now_minute=10 + STOPPED_AFTER // 60)
     router = observatory_router(
         Settings(data_dir=folder, operator_key=KEY),
         store,
@@ -82,6 +92,8 @@ def axe_violations(page: Page) -> list[dict[str, object]]:
         "?from=2025-01-01&to=2025-03-01",
         "?from=2025-01-01&to=2025-03-01&partner=tiny-assoc",
         "?from=2030-01-01&to=2030-01-07",
+        "funnel?tree=phishing&from=2025-01-01&to=2025-03-01",
+        "funnel?tree=entry&from=2025-01-01&to=2025-03-01",
     ],
 )
 def test_the_dashboard_has_no_axe_violation(page: Page, dashboard_url: str, query: str) -> None:
@@ -115,3 +127,17 @@ def test_axe_does_see_a_planted_violation(page: Page, dashboard_url: str) -> Non
     open_dashboard(page, dashboard_url)
     page.evaluate("document.querySelector('label[for=from]').remove()")
     assert "label" in {v["id"] for v in axe_violations(page)}
+
+
+def test_the_funnel_page_draws_the_tree_it_is_asked_for(page: Page, dashboard_url: str) -> None:
+    errors = open_dashboard(
+        page, dashboard_url + "funnel?tree=phishing&from=2025-01-01&to=2025-03-01"
+    )
+    rows = page.locator("table[data-funnel] tbody tr")
+    assert rows.count() == 2
+    assert rows.first.locator("td").first.inner_text() == "40"
+    assert page.locator("svg.bars rect").count() == 2
+    page.get_by_label("Tree", exact=True).select_option("entry")
+    page.get_by_role("button", name="Show").click()
+    page.locator("#no-funnel").wait_for()
+    assert errors == []

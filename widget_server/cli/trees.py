@@ -17,11 +17,13 @@ from typing import Any
 from widget_server.cli import translations
 from widget_server.cli.errors import CommandError
 from widget_server.partners import load_partners
-from widget_server.problems import Problem, ProblemsError
+from widget_server.problems import Problem, ProblemsError, display_path
 from widget_server.settings import Settings, SettingsError
 from widget_server.trees.alerts import FILENAME as ALERTS_FILENAME
 from widget_server.trees.alerts import alerts_path, load_alerts
+from widget_server.trees.citations import citations
 from widget_server.trees.compiler import Compiled, compile_files, compile_folder
+from widget_server.trees.coverage import coverage
 from widget_server.trees.graph import FORMATS, render
 from widget_server.trees.model import LOCALES, Catalog
 
@@ -46,8 +48,25 @@ def register(subparsers: Any) -> None:
     trees = subparsers.add_parser("trees", help="list the decision trees, or draw one")
     actions = trees.add_subparsers(dest="trees_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list the trees with their nodes and version")
+    listing.add_argument(
+        "--sources",
+        action="store_true",
+        help="instead, print the public sources the folder cites (# source: comments), "
+        "with the day each was checked",
+    )
     _folder_option(listing)
     listing.set_defaults(handler=run_list)
+    matrix = actions.add_parser(
+        "coverage",
+        help="print which contacts each outcome shows in each country",
+        description="Print the outcome x country matrix of contacts shown (the count of "
+        "contacts, '-' for none), then, per country, the outcomes that show none.",
+    )
+    matrix.add_argument(
+        "--ids", action="store_true", help="print each cell's contact ids instead of a count"
+    )
+    _folder_option(matrix)
+    matrix.set_defaults(handler=run_coverage)
     graph = actions.add_parser(
         "graph",
         help="print a tree as a Mermaid or Graphviz (DOT) diagram",
@@ -153,6 +172,8 @@ def _collect(check: Any, problems: list[Problem], results: list[Compiled]) -> No
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.sources:
+        return _print_sources(args.trees_dir or Settings.from_environ().trees_dir)
     catalog = _catalog(args.trees_dir)
     width = max((len(t) for t in catalog.trees), default=4)
     print(f"{'tree':<{width}}  nodes  outcomes  scenarios  version       file")
@@ -161,6 +182,45 @@ def run_list(args: argparse.Namespace) -> int:
         print(
             f"{tree.id:<{width}}  {len(tree.nodes):>5}  {outcomes:>8}  "
             f"{len(tree.scenarios):>9}  {tree.version}  {tree.source}"
+        )
+    return 0
+
+
+def _print_sources(folder: Path) -> int:
+    found = list(citations(folder))
+    for citation in found:
+        checked = citation.checked.isoformat() if citation.checked else "not dated"
+        print(f"{display_path(citation.file)}:{citation.line}: {citation.url} (checked {checked})")
+    files = {c.file for c in found}
+    undated = sum(1 for c in found if c.checked is None)
+    print(
+        f"{len(found)} source{'s' if len(found) != 1 else ''} in {len(files)} "
+        f"file{'s' if len(files) != 1 else ''}, {undated} without the day it was checked"
+    )
+    return 0
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    catalog = _catalog(args.trees_dir)
+    rows = coverage(catalog)
+    codes = list(catalog.countries)
+    width = max((len(f"{r.tree}/{r.outcome.id}") for r in rows), default=8)
+    cell = max((len(",".join(ids)) for r in rows for ids in r.by_country.values()), default=2)
+    cell = max(cell, 2) if args.ids else 3
+    print(f"{'outcome':<{width}}  " + "  ".join(f"{code:<{cell}}" for code in codes))
+    for row in rows:
+        cells = []
+        for code in codes:
+            ids = row.by_country[code]
+            shown = (",".join(ids) if args.ids else str(len(ids))) if ids else "-"
+            cells.append(f"{shown:<{cell}}")
+        print(f"{row.tree + '/' + row.outcome.id:<{width}}  " + "  ".join(cells).rstrip())
+    print()
+    for code in codes:
+        gaps = [f"{r.tree}/{r.outcome.id}" for r in rows if not r.by_country[code]]
+        print(
+            f"{code}: {len(gaps)} of {len(rows)} outcomes show no contact"
+            + (": " + ", ".join(gaps) if gaps else "")
         )
     return 0
 

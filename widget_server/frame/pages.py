@@ -22,6 +22,7 @@ from widget_server.frame.request import Frame, FrameFailure, Refused, Restart, o
 from widget_server.frame.world import Widget
 from widget_server.i18n import Translator, direction, negotiate
 from widget_server.partners import DEFAULT_LEAVE_URL
+from widget_server.trees.coverage import advice_contacts
 from widget_server.trees.model import LOCALES, Advice, Catalog, Contact, Outcome
 
 
@@ -64,11 +65,10 @@ def outcome_context(
 ) -> dict[str, Any]:
     """Advice and contacts for the victim's country; emergency numbers first when needed."""
     country = catalog.countries.get(country_code) or next(iter(catalog.countries.values()))
-    by_id = {contact.id: contact for contact in country.contacts}
 
     def items(ids: Sequence[str]) -> list[AdviceItem]:
         found = [catalog.advice[i] for i in ids if i in catalog.advice]
-        return [AdviceItem(a, tuple(by_id[c] for c in a.contacts if c in by_id)) for a in found]
+        return [AdviceItem(a, advice_contacts(country, a)) for a in found]
 
     return {
         "category": catalog.categories.get(outcome.category),
