@@ -32,6 +32,7 @@ from widget_server.cli import main
 from widget_server.intake.app import IntakeThread
 from widget_server.intake.faults import Faults
 from widget_server.intake.store import IntakeStore
+from widget_server.observatory.event import MIGRATIONS as OBSERVATORY_MIGRATIONS
 from widget_server.observatory.events import EventStore
 from widget_server.reports.outbox import Outbox, outbox_path
 from widget_server.reports.outbox_schema import MIGRATIONS
@@ -102,7 +103,10 @@ def test_a_backup_of_live_stores_restores_them_and_hands_back_their_claims(
         copy = backup / entry["file"]
         assert entry["size"] == copy.stat().st_size
         assert entry["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
-    assert [e["schema"] for e in manifest["stores"]] == [len(MIGRATIONS), 1]
+    assert [e["schema"] for e in manifest["stores"]] == [
+        len(MIGRATIONS),
+        len(OBSERVATORY_MIGRATIONS["sqlite"]),
+    ]
     assert not list(backup.glob("*-wal")), "a copy is one file"
     assert set(rows(backup / "outbox.sqlite3")) == set(kept)
 

@@ -96,3 +96,68 @@ def test_sources_are_listed_with_their_day(
     assert "entry.yaml:2: https://www.e-blagh.ma/ (checked not dated)" in out
     files = len({c.file for c in citations(trees)})
     assert out.splitlines()[-1].startswith(f"{len(found) + 2} sources in {files} files")
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if line == text)
+
+
+def test_validate_refuses_an_outcome_that_leaves_a_country_without_contact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trees = tmp_path / "trees"
+    shutil.copytree(TREES, trees)
+    path = trees / "witness.yaml"
+    _edit(path, "    actions: [report_hate_content]\n", "    actions: []\n")
+    _edit(
+        path,
+        "    advice: [note_where_seen, report_to_the_site, do_not_share_content]\n",
+        "    advice: [note_where_seen]\n",
+    )
+    assert main(["validate", str(trees)]) == 1
+    err = capsys.readouterr().err
+    line = _line_of(path, "  seen_hate:")
+    for code in ("FR", "BE", "NL", "LU", "MA"):
+        assert f"witness.yaml:{line}:3: outcome 'seen_hate' shows no contact in {code}" in err
+
+
+def test_validate_refuses_a_country_without_emergency_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trees = tmp_path / "trees"
+    shutil.copytree(TREES, trees)
+    countries = trees / "countries.yaml"
+    text = countries.read_text(encoding="utf-8")
+    start = text.index("\n  LU:\n")
+    end = text.index("\n  MA:\n")
+    countries.write_text(
+        text[:start] + text[start:end].replace("        emergency: true\n", "") + text[end:],
+        encoding="utf-8",
+    )
+    assert main(["validate", str(trees)]) == 1
+    err = capsys.readouterr().err
+    assert "country 'LU' has no emergency" in err
+    assert "'FR'" not in err
+
+
+def test_validate_refuses_a_childs_case_without_the_child_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trees = tmp_path / "trees"
+    shutil.copytree(TREES, trees)
+    _edit(
+        trees / "witness.yaml",
+        "    advice: [note_where_seen, child_helpline]\n",
+        "    advice: [note_where_seen]\n",
+    )
+    assert main(["validate", str(trees)]) == 1
+    err = capsys.readouterr().err
+    line = _line_of(trees / "witness.yaml", "  seen_child_abuse:")
+    said = f"witness.yaml:{line}:3: outcome 'seen_child_abuse' is about a child but shows no"
+    assert f"{said} child line in MA" in err

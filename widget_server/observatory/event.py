@@ -24,8 +24,9 @@ EventKind = Literal["started", "completed", "reported"]
 #: follows, so reports never count a diagnosis twice.
 EVENT_KINDS: tuple[EventKind, ...] = ("started", "completed", "reported")
 
-#: Who the victim is, from the entry tree's first answer.
-VICTIM_KINDS: tuple[str, ...] = ("individual", "company", "public_body", "helper")
+#: Who the victim is, from the entry tree's first answer; a witness saw illegal
+#: content and is nobody's victim, and is counted apart (E-Blagh counts them too).
+VICTIM_KINDS: tuple[str, ...] = ("individual", "company", "public_body", "helper", "witness")
 
 #: The entry tree's first answer (its ``who`` question) -> the victim kind counted.
 VICTIM_KIND_BY_ANSWER = {
@@ -33,6 +34,7 @@ VICTIM_KIND_BY_ANSWER = {
     "helper": "helper",
     "organisation": "company",
     "public_body": "public_body",
+    "witness": "witness",
 }
 
 

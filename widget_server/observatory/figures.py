@@ -105,6 +105,7 @@ VICTIM_KIND_LABELS = {
     "company": "Companies",
     "public_body": "Public bodies",
     "helper": "Helpers (for someone else)",
+    "witness": "Witnesses of illegal content",
 }
 LOCALE_LABELS = {"fr": "French", "en": "English", "ar": "Arabic", "nl": "Dutch"}
 

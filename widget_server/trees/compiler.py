@@ -22,6 +22,7 @@ from widget_server import schema
 from widget_server.problems import Problem, Problems, ProblemsError, display_path
 from widget_server.trees import check as treecheck
 from widget_server.trees import scenarios, vocabulary
+from widget_server.trees.coverage import coverage_problems
 from widget_server.trees.loops import check_loops
 from widget_server.trees.model import (
     Catalog,
@@ -201,6 +202,9 @@ def _compile_folder(folder: Path, only: Sequence[Path] | None, limits: Limits) -
         countries=countries,
     )
     checked = tuple(t for t in trees if t in requested)
+    gaps = coverage_problems(catalog, documents, checked)
+    if gaps:
+        raise ProblemsError(gaps)
     return Compiled(catalog=catalog, checked=checked)
 
 

@@ -9,10 +9,12 @@ is what victims get.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from widget_server.problems import Problem
 from widget_server.trees.model import Advice, Catalog, Contact, Country, Outcome
+from widget_server.yamlsource import Document
 
 
 def advice_contacts(country: Country, advice: Advice) -> tuple[Contact, ...]:
@@ -60,3 +62,57 @@ def coverage(catalog: Catalog, countries: Sequence[str] | None = None) -> list[O
             }
             result.append(OutcomeCoverage(tree.id, node, by_country))
     return result
+
+
+def about_a_child(catalog: Catalog, outcome: Outcome) -> bool:
+    """An outcome about a child: its family is child exploitation, or its id names a child
+    or a minor (``child_at_risk``, ``minor_blackmailed``)."""
+    category = catalog.categories.get(outcome.category)
+    if category is not None and category.family == CHILD_FAMILY:
+        return True
+    return any(word in ("child", "minor") for word in outcome.id.split("_"))
+
+
+#: The family whose outcomes must show each country's child line.
+CHILD_FAMILY = "child_exploitation"
+
+#: The contact an outcome about a child must show in every country.
+CHILD_LINE = "child_helpline"
+
+
+def coverage_problems(
+    catalog: Catalog, documents: Mapping[str, Document], trees: Iterable[str]
+) -> list[Problem]:
+    """What ``validate`` refuses: an outcome that leaves a victim of some country with no
+    one to turn to, or a child's case without that country's child line. (A country
+    without emergency numbers is refused with the vocabularies: an emergency outcome
+    shows them all.)"""
+    problems: list[Problem] = []
+    wanted = set(trees)
+    for row in coverage(catalog):
+        if row.tree not in wanted or row.tree not in documents:
+            continue
+        document = documents[row.tree]
+        where = ("nodes", row.outcome.id)
+        for code, ids in row.by_country.items():
+            if not ids:
+                problems.append(
+                    document.problem(
+                        where,
+                        f"outcome '{row.outcome.id}' shows no contact in {code}",
+                        f"add advice whose contacts {code} has in countries.yaml; "
+                        "widget-server trees coverage shows every gap",
+                        key=True,
+                    )
+                )
+            if about_a_child(catalog, row.outcome) and CHILD_LINE not in ids:
+                problems.append(
+                    document.problem(
+                        where,
+                        f"outcome '{row.outcome.id}' is about a child but shows no child line "
+                        f"in {code}",
+                        f"add the child_helpline advice, and a {CHILD_LINE} contact to {code}",
+                        key=True,
+                    )
+                )
+    return problems
