@@ -603,7 +603,7 @@ CASES = [
         "    contact: [police]\n",
         [
             "trees/advice.yaml:33:5: unknown key 'contact' "
-            "(did you mean 'contacts'? allowed here: title, text, contacts)",
+            "(did you mean 'contacts'? allowed here: title, text, contacts, countries, by_country)",
         ],
         id="unknown key in the advice file",
     ),

@@ -22,8 +22,8 @@ from widget_server.frame.request import Frame, FrameFailure, Refused, Restart, o
 from widget_server.frame.world import Widget
 from widget_server.i18n import Translator, direction, negotiate
 from widget_server.partners import DEFAULT_LEAVE_URL
-from widget_server.trees.coverage import advice_contacts
-from widget_server.trees.model import LOCALES, Advice, Catalog, Contact, Outcome
+from widget_server.trees.coverage import advice_shown
+from widget_server.trees.model import LOCALES, Advice, AdviceWords, Catalog, Contact, Outcome
 
 
 def cached(
@@ -57,6 +57,8 @@ def cached(
 @dataclass(frozen=True, slots=True)
 class AdviceItem:
     advice: Advice
+    #: Its title and text in the victim's country.
+    words: AdviceWords
     contacts: tuple[Contact, ...]
 
 
@@ -67,8 +69,10 @@ def outcome_context(
     country = catalog.countries.get(country_code) or next(iter(catalog.countries.values()))
 
     def items(ids: Sequence[str]) -> list[AdviceItem]:
-        found = [catalog.advice[i] for i in ids if i in catalog.advice]
-        return [AdviceItem(a, advice_contacts(country, a)) for a in found]
+        return [
+            AdviceItem(advice, advice.words(country.code), contacts)
+            for advice, contacts in advice_shown(catalog, ids, country)
+        ]
 
     return {
         "category": catalog.categories.get(outcome.category),

@@ -13,12 +13,14 @@ byte of it (the size budgets of ``tests/frame/test_sizes.py`` hold either way).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 import jinja2.ext
 
 from widget_server.frame.assets import TEMPLATES_DIR
+from widget_server.trees.model import Contact
 
 
 class Dedent(jinja2.ext.Extension):
@@ -48,6 +50,36 @@ def contact_href(value: str) -> str | None:
     return None
 
 
+def contact_facts(contact: Contact, t: Callable[..., str], locale: str) -> str:
+    """What a contact's data says of it, in words: ``gratuit, 24 h/24, 7 j/7, de 8 à 18 ans``.
+
+    Only what the countries file says, from its sources: a fact no source gave is
+    left out rather than guessed, so an empty string is common.
+    """
+    facts: list[str] = []
+    if contact.cost == "paid" and contact.price is not None:
+        facts.append(t("facts_paid", price=contact.price.text(locale)))
+    elif contact.cost is not None:
+        facts.append(t(f"facts_{contact.cost}"))
+    if contact.always_open:
+        facts.append(t("facts_always"))
+    elif contact.hours is not None:
+        facts.append(contact.hours.text(locale))
+    low, high = contact.ages_from, contact.ages_to
+    if low is not None and high is not None:
+        facts.append(t("facts_ages_range", low=low, high=high))
+    elif high is not None:
+        facts.append(t("facts_ages_to", high=high))
+    elif low is not None:
+        facts.append(t("facts_ages_from", low=low))
+    if contact.languages:
+        names = [t(f"language_{code}") for code in contact.languages]
+        listed = t("facts_separator").join(names[:-1])
+        both = listed + t("facts_and") + names[-1] if listed else names[-1]
+        facts.append(t("facts_languages", languages=both))
+    return t("facts_separator").join(facts)
+
+
 def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     """A Jinja2 environment with autoescape on, every page compiled once, never reloaded."""
     env = jinja2.Environment(
@@ -61,6 +93,7 @@ def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         extensions=[Dedent],
     )
     env.globals["contact_href"] = contact_href
+    env.globals["contact_facts"] = contact_facts
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
     return env

@@ -23,15 +23,24 @@ def advice_contacts(country: Country, advice: Advice) -> tuple[Contact, ...]:
     return tuple(by_id[c] for c in advice.contacts if c in by_id)
 
 
+def advice_shown(
+    catalog: Catalog, ids: Sequence[str], country: Country
+) -> list[tuple[Advice, tuple[Contact, ...]]]:
+    """The advice of ``ids`` a victim in ``country`` reads, each with its contacts there.
+
+    Advice for some countries only (a law, a service of theirs) is left out elsewhere.
+    """
+    found = [catalog.advice[i] for i in ids if i in catalog.advice]
+    return [(a, advice_contacts(country, a)) for a in found if a.applies_in(country.code)]
+
+
 def contacts_shown(catalog: Catalog, outcome: Outcome, country: Country) -> list[Contact]:
     """Every contact the outcome page shows in ``country``, emergency numbers first, once each."""
     shown: dict[str, Contact] = {}
     if outcome.emergency:
         shown.update((c.id, c) for c in country.contacts if c.emergency)
-    for advice_id in (*outcome.actions, *outcome.advice):
-        advice = catalog.advice.get(advice_id)
-        if advice is not None:
-            shown.update((c.id, c) for c in advice_contacts(country, advice))
+    for _, contacts in advice_shown(catalog, (*outcome.actions, *outcome.advice), country):
+        shown.update((c.id, c) for c in contacts)
     return list(shown.values())
 
 

@@ -8,7 +8,7 @@ objects refers back to YAML: the server never parses a tree per request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from markupsafe import Markup
@@ -167,6 +167,24 @@ class Advice:
     #: Contact ids (see :class:`Contact`) shown with this advice, resolved for
     #: the victim's country: "block your card" shows that country's card line.
     contacts: tuple[str, ...] = ()
+    #: The only countries it is shown in (a law, a deadline, a service of theirs);
+    #: ``None``: every country.
+    countries: frozenset[str] | None = None
+    #: The title and text some countries read instead, by country code.
+    by_country: Mapping[str, AdviceWords] = field(default_factory=dict)
+
+    def applies_in(self, country: str) -> bool:
+        return self.countries is None or country in self.countries
+
+    def words(self, country: str) -> AdviceWords:
+        """The title and text a victim in ``country`` reads."""
+        return self.by_country.get(country) or AdviceWords(self.title, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceWords:
+    title: Text
+    text: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +197,23 @@ class Contact:
     value: str
     #: Emergency contacts are shown first on an outcome that needs urgent help.
     emergency: bool
+    #: It answers at any hour, every day.
+    always_open: bool = False
+    #: When it answers, in words, when not at any hour; ``None`` when no source says.
+    hours: Text | None = None
+    #: ``free``, ``local_rate`` or ``paid`` (then ``price`` says how much); ``None``
+    #: when no source says.
+    cost: str | None = None
+    price: Text | None = None
+    #: The ages it serves, inclusive; ``None`` on a side without a bound.
+    ages_from: int | None = None
+    ages_to: int | None = None
+    #: The languages it answers in (ISO 639-1 codes), when a source says.
+    languages: tuple[str, ...] = ()
+
+
+#: The languages a contact may say it answers in (ISO 639-1).
+CONTACT_LANGUAGES = ("fr", "en", "ar", "nl", "de", "es", "lb")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 from widget_server import schema
 from widget_server.problems import Problem, ProblemsError, display_path, suggest
 from widget_server.trees.markup import value_problem
-from widget_server.trees.model import Advice, Category, Contact, Country, Family
+from widget_server.trees.model import Advice, AdviceWords, Category, Contact, Country, Family
 from widget_server.trees.texts import TextCompiler
 from widget_server.yamlsource import DEFAULT_LIMITS, Document, Limits, load_yaml
 
@@ -60,15 +60,7 @@ class Vocabulary:
                 Category(id=k, family=v["family"], label=texts.text(v["label"]))
                 for k, v in categories["categories"].items()
             ),
-            _proxy(
-                Advice(
-                    id=k,
-                    title=texts.text(v["title"]),
-                    text=texts.text(v["text"]),
-                    contacts=tuple(v.get("contacts", ())),
-                )
-                for k, v in advice.items()
-            ),
+            _proxy(_advice(k, v, texts) for k, v in advice.items()),
             MappingProxyType(
                 {
                     code: Country(
@@ -80,6 +72,15 @@ class Vocabulary:
                                 label=texts.text(c["label"]),
                                 value=c["value"],
                                 emergency=c.get("emergency", False),
+                                always_open=c.get("hours") == "always",
+                                hours=texts.text(c["hours"])
+                                if isinstance(c.get("hours"), dict)
+                                else None,
+                                cost=c.get("cost"),
+                                price=texts.text(c["price"]) if "price" in c else None,
+                                ages_from=c.get("ages", {}).get("from"),
+                                ages_to=c.get("ages", {}).get("to"),
+                                languages=tuple(c.get("languages", ())),
                             )
                             for c in v["contacts"]
                         ),
@@ -196,7 +197,20 @@ def _cross_checks(vocabulary: Vocabulary) -> list[Problem]:
                 )
     advice = vocabulary.documents.get("advice")
     if advice is not None and countries is not None:
+        codes = {code for code, _ in _entries(countries.data, "countries")}
         for advice_id, item in _entries(advice.data, "advice"):
+            named = [("countries", i, c) for i, c in enumerate(item.get("countries") or [])]
+            named += [("by_country", c, c) for c in (item.get("by_country") or {})]
+            for key, index, code in named:
+                if isinstance(code, str) and code not in codes:
+                    problems.append(
+                        advice.problem(
+                            ("advice", advice_id, key, index),
+                            f"there is no country '{code}' in countries.yaml",
+                            suggest(code, codes, "countries"),
+                            key=key == "by_country",
+                        )
+                    )
             contacts = item.get("contacts")
             for index, contact_id in enumerate(contacts if isinstance(contacts, list) else []):
                 if isinstance(contact_id, str) and contact_id not in contact_ids:
@@ -208,6 +222,26 @@ def _cross_checks(vocabulary: Vocabulary) -> list[Problem]:
                         )
                     )
     return problems
+
+
+def _advice(advice_id: str, raw: dict[str, Any], texts: TextCompiler) -> Advice:
+    title, text = texts.text(raw["title"]), texts.text(raw["text"])
+    return Advice(
+        id=advice_id,
+        title=title,
+        text=text,
+        contacts=tuple(raw.get("contacts", ())),
+        countries=frozenset(raw["countries"]) if "countries" in raw else None,
+        by_country=MappingProxyType(
+            {
+                code: AdviceWords(
+                    texts.text(words["title"]) if "title" in words else title,
+                    texts.text(words["text"]) if "text" in words else text,
+                )
+                for code, words in raw.get("by_country", {}).items()
+            }
+        ),
+    )
 
 
 def _entries(data: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
