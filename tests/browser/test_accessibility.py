@@ -60,7 +60,17 @@ TREES = [
 #: the whole tree): each is checked in every locale, not only in French.
 NEW_NODES: dict[str, list[str] | None] = {
     "witness": None,
-    "entry": ["sim_swapped", "spyware_suspected", "recovery_offer", "money_mule_offer"],
+    "entry": [
+        "sim_swapped",
+        "spyware_suspected",
+        "recovery_offer",
+        "money_mule_offer",
+        "fake_summons",
+        "device_lost",
+        "rental_scam",
+        "org_ddos",
+        "doxxed",
+    ],
 }
 
 RUN_AXE = """async (options) => (await axe.run(document, options)).violations.map(
