@@ -72,7 +72,7 @@ def load_messages(directory: Path = LOCALES_DIR) -> Messages:
                 [document.problem(tuple(key.split(".")), f"key {key!r} is not in {reference}")]
             )
         for key in set(flat[locale]) & set(flat[reference]):
-            if _fields(flat[locale][key]) != _fields(flat[reference][key]):
+            if placeholders(flat[locale][key]) != placeholders(flat[reference][key]):
                 problems.extend(
                     [
                         document.problem(
@@ -103,7 +103,8 @@ def _flatten(
             problems.extend([document.problem(path, "expected a text")])
 
 
-def _fields(text: str) -> set[str]:
+def placeholders(text: str) -> set[str]:
+    """The ``{names}`` a text fills in: every locale of a key must have the same."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 

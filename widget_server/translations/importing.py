@@ -11,12 +11,12 @@ so a half-imported locale never exists.
 
 from __future__ import annotations
 
-import string
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from widget_server.i18n import placeholders
 from widget_server.problems import Problem, ProblemsError, display_path
 from widget_server.translations.po import PoFile
 from widget_server.translations.record import Record
@@ -97,8 +97,8 @@ def _translation_problem(unit: Unit, text: str) -> tuple[str, str] | None:
             "remove it: Arabic flows right to left by itself",
         )
     if unit.context.startswith("widget"):
-        if _fields(text) != _fields(unit.source):
-            wanted = ", ".join(sorted("{" + f + "}" for f in _fields(unit.source))) or "none"
+        if placeholders(text) != placeholders(unit.source):
+            wanted = ", ".join(sorted("{" + f + "}" for f in placeholders(unit.source))) or "none"
             return "its {placeholders} differ from the French", f"keep exactly: {wanted}"
         return None
     rendered = parse(text)
@@ -109,10 +109,6 @@ def _translation_problem(unit: Unit, text: str) -> tuple[str, str] | None:
     if key in ONE_LINE_KEYS and not rendered.inline:
         return f"a {key} is one paragraph, without lists or blank lines", "keep it on one line"
     return None
-
-
-def _fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 def apply(po_files: Sequence[PoFile], units: list[Unit], record: Record) -> Imported:

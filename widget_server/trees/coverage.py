@@ -73,6 +73,13 @@ def coverage(catalog: Catalog, countries: Sequence[str] | None = None) -> list[O
     return result
 
 
+#: The family whose outcomes must show each country's child line.
+CHILD_FAMILY = "child_exploitation"
+
+#: The contact an outcome about a child must show in every country.
+CHILD_LINE = "child_helpline"
+
+
 def about_a_child(catalog: Catalog, outcome: Outcome) -> bool:
     """An outcome about a child: its family is child exploitation, or its id names a child
     or a minor (``child_at_risk``, ``minor_blackmailed``)."""
@@ -80,13 +87,6 @@ def about_a_child(catalog: Catalog, outcome: Outcome) -> bool:
     if category is not None and category.family == CHILD_FAMILY:
         return True
     return any(word in ("child", "minor") for word in outcome.id.split("_"))
-
-
-#: The family whose outcomes must show each country's child line.
-CHILD_FAMILY = "child_exploitation"
-
-#: The contact an outcome about a child must show in every country.
-CHILD_LINE = "child_helpline"
 
 
 def coverage_problems(
