@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from starlette.applications import Starlette
 
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -57,6 +58,32 @@ class RealSites(Sites):
     entry: str
     #: The demo partner site (widget_server.cli.demo_site), playing the test partner.
     demo: str
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing browser test also reports what each of its pages and frames showed.
+
+    A timeout says which element never came, not which page came instead (an
+    error page, a rate limit, the previous question): that is in the frames.
+    """
+    report: pytest.TestReport = yield
+    if report.failed and call.when == "call":
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, Page) and not value.is_closed():
+                report.sections.append((f"pages of `{name}`", describe_frames(value)))
+    return report
+
+
+def describe_frames(page: Page) -> str:
+    lines = []
+    for frame in page.frames:
+        try:
+            text = frame.evaluate("document.body ? document.body.innerText : ''", None)
+        except PlaywrightError as error:  # a detached or navigating frame
+            text = f"(unreadable: {error})"
+        lines.append(f"{frame.url}\n{str(text)[:1500]}\n")
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="package")

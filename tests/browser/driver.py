@@ -71,7 +71,34 @@ def widget_frame(page: Page) -> Frame:
     assert frame is not None
     frame.wait_for_load_state()
     wait_for_messages(page, "cyberwidget:ready", 1)
+    frame_in_place(frame)
     return frame
+
+
+def frame_in_place(frame: Frame) -> None:
+    """Return once the loader has given the frame the height its page asks for.
+
+    The launcher's panel is anchored to the bottom of the window, so it grows
+    upward when the frame's height changes. Playwright checks that an element
+    stands still inside its frame, not that the frame stands still on the page:
+    a click aimed just before the resize lands where the label was, on nothing
+    or on another answer. Frames outside the loader (a plain iframe, a page with
+    scripts off) are never resized, so they are in place already.
+    """
+    element = frame.frame_element() if frame.parent_frame else None
+    if element is None or not element.evaluate(
+        "(f) => f.getRootNode().host?.localName === 'cyber-widget'"
+    ):
+        return
+    deadline = time.monotonic() + 30
+    while True:
+        content = content_height(frame)
+        height = element.evaluate("(f) => f.getBoundingClientRect().height")
+        if height in (content, stepped(content)):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the frame asks for {content}px and still has {height}px")
+        frame.wait_for_timeout(20)
 
 
 def wait_for_messages(page: Page, kind: str, count: int) -> None:
@@ -132,11 +159,12 @@ def deep_active_element(page: Page) -> str:
 
 
 def submit(frame: Frame, action: Callable[[], None]) -> None:
-    """Do what submits the frame's form, and return once the next page has loaded."""
+    """Do what submits the frame's form; return once the next page has loaded, in place."""
     frame.evaluate("window.__submitted = true")
     with frame.expect_navigation():
         action()
     wait_until(frame, "!window.__submitted && document.readyState === 'complete'")
+    frame_in_place(frame)
 
 
 def answer_by_mouse(frame: Frame, answer: str | tuple[str, ...]) -> None:
