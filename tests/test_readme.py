@@ -57,7 +57,7 @@ def test_the_example_tree_passes_validate(
     texts = "{fr: Texte, en: Text, ar: نص, nl: Tekst}"
     (tmp_path / "phishing.yaml").write_text(tree.replace("{...}", texts), encoding="utf-8")
     assert main(["validate", str(tmp_path)]) == 0, capsys.readouterr().err
-    assert capsys.readouterr().out == "1 tree, 3 nodes, 2 scenarios: all good\n"
+    assert capsys.readouterr().out == "1 tree, 3 nodes, 3 scenarios: all good\n"
 
 
 def test_the_example_partner_loads(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-_CITATION = re.compile(r"#\s*source\b[^:]*:\s*(?P<url>https?://\S+)(?P<rest>.*)$")
-_CHECKED = re.compile(r"checked (\d{4}-\d{2}-\d{2})")
+CITATION = re.compile(r"#\s*source\b[^:]*:\s*(?P<url>https?://\S+)(?P<rest>.*)$")
+CHECKED = re.compile(r"checked (\d{4}-\d{2}-\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +31,10 @@ def citations(folder: Path) -> Iterator[Citation]:
     """Every source comment of the folder's YAML files, file by file, line by line."""
     for path in sorted(folder.glob("*.yaml")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            found = _CITATION.search(line)
+            found = CITATION.search(line)
             if found is None:
                 continue
-            checked = _CHECKED.search(found["rest"])
+            checked = CHECKED.search(found["rest"])
             yield Citation(
                 path,
                 number,

@@ -22,6 +22,7 @@ from widget_server import schema
 from widget_server.problems import Problem, Problems, ProblemsError, display_path
 from widget_server.trees import check as treecheck
 from widget_server.trees import scenarios, vocabulary
+from widget_server.trees.country_scenarios import country_scenario_problems
 from widget_server.trees.coverage import coverage_problems
 from widget_server.trees.loops import check_loops
 from widget_server.trees.model import (
@@ -202,7 +203,10 @@ def _compile_folder(folder: Path, only: Sequence[Path] | None, limits: Limits) -
         countries=countries,
     )
     checked = tuple(t for t in trees if t in requested)
-    gaps = coverage_problems(catalog, documents, checked)
+    gaps = [
+        *coverage_problems(catalog, documents, checked),
+        *country_scenario_problems(catalog, documents, checked),
+    ]
     if gaps:
         raise ProblemsError(gaps)
     return Compiled(catalog=catalog, checked=checked)
@@ -359,4 +363,11 @@ def _scenario(document: Document, tree_id: str, index: int, raw: dict[str, Any])
         expect_outcome=raw["outcome"],
         expect_severity=raw.get("severity"),
         where=f"{document.file}:{line}:{column}",
+        country=raw.get("country"),
+        expect_advice=_ids_or_none(raw.get("advice")),
+        expect_contacts=_ids_or_none(raw.get("contacts")),
     )
+
+
+def _ids_or_none(raw: list[str] | None) -> tuple[str, ...] | None:
+    return None if raw is None else tuple(raw)

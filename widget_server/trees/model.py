@@ -129,6 +129,12 @@ class Scenario:
     expect_severity: Severity | None
     #: Where the scenario was written, as ``file:line:column``, for error lines.
     where: str
+    #: The victim's country, when the scenario checks the outcome as read there.
+    country: str | None = None
+    #: Exactly the advice ids a victim in ``country`` reads on the outcome, if given.
+    expect_advice: tuple[str, ...] | None = None
+    #: Exactly the contact ids a victim in ``country`` is shown, if given.
+    expect_contacts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
