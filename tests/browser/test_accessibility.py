@@ -70,7 +70,22 @@ NEW_NODES: dict[str, list[str] | None] = {
         "rental_scam",
         "org_ddos",
         "doxxed",
+        "money_what",
+        "people_what",
+        "org_what",
+        "job_scam",
+        "org_defacement",
+        "org_intrusion",
+        "org_hack_blackmail",
     ],
+    "phishing": [
+        "imitated",
+        "fake_parcel",
+        "fake_fine",
+        "fake_health_insurance",
+        "fake_training_account",
+    ],
+    "sextortion": ["images_shared"],
 }
 
 RUN_AXE = """async (options) => (await axe.run(document, options)).violations.map(

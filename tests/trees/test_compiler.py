@@ -224,8 +224,8 @@ CASES = [
     ),
     pytest.param(
         "phishing.yaml",
-        "id: phishing\n",
-        "id: phish\n",
+        "id: phishing  #",
+        "id: phish  #",
         [
             "trees/phishing.yaml:2:5: the tree id 'phish' is not the file name 'phishing.yaml' "
             "(write 'id: phishing', or rename the file to phish.yaml)",

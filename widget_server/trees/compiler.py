@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -36,6 +37,7 @@ from widget_server.trees.model import (
     Target,
     Tree,
 )
+from widget_server.trees.sourcing import source_problems
 from widget_server.trees.texts import TextCompiler
 from widget_server.yamlsource import DEFAULT_LIMITS, Document, Limits, load_yaml
 
@@ -182,6 +184,14 @@ def _compile_folder(folder: Path, only: Sequence[Path] | None, limits: Limits) -
 
     for tree_id in sorted(requested):
         problems.extend(found.get(tree_id, ()))
+    problems.extend(
+        source_problems(
+            (documents[tree_id] for tree_id in sorted(requested) if tree_id in documents),
+            vocab.documents.get("advice"),
+            vocab.documents.get("countries"),
+            today=date.today(),
+        )
+    )
     problems.extend(loops)
     if only is not None:
         problems.extend(_broken_neighbours(folder, ran.missing_trees, requested, found))
