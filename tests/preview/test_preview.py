@@ -173,6 +173,15 @@ def test_a_node_pages_buttons_go_on_as_a_victims_do(client: TestClient) -> None:
     assert f'data-node="{choice.next}"' in answered.text
 
 
+def test_an_outcomes_report_button_says_the_preview_sends_nothing(client: TestClient) -> None:
+    page = client.get("/node/phishing/card_given?lang=en").text
+    actions = [unescape(a) for a in re.findall(r'<form method="post" action="([^"]+)"', page)]
+    [report] = [action for action in actions if action.split("?")[0].endswith("/report")]
+    answered = client.post(report, data={"state": hidden(page, "state")})
+    assert answered.status_code == 200
+    assert "The preview sends nothing, to nobody." in answered.text
+
+
 def test_pages_have_a_strict_policy_and_no_inline_script(client: TestClient) -> None:
     for url in ("/", "/trees/phishing"):
         response = client.get(url)

@@ -117,6 +117,7 @@ def create_preview_app(
             Route("/preview.{version}.{kind}", preview_asset, methods=["GET"]),
             Route("/w/{token}", steps.first_step, methods=["GET"]),
             Route("/w/{token}/step", steps.next_step, methods=["POST"]),
+            Route("/w/{token}/report", not_sent, methods=["POST"]),
             Route("/static/frame.{version}.{kind}", frame_app.frame_asset, methods=["GET"]),
             Route("/theme/{partner}.{version}.css", frame_app.theme_css, methods=["GET"]),
             Route("/favicon.ico", frame_app.no_icon, methods=["GET"]),
@@ -225,6 +226,12 @@ async def preview_asset(request: Request) -> Response:
     if asset is None:
         return _missing(request, "There is no such file.")
     return asset.response(request, cache=IMMUTABLE)
+
+
+async def not_sent(request: Request) -> Response:
+    """An outcome's report and talk buttons: the preview says what would follow, sends nothing."""
+    preview = _preview(request)
+    return preview.pages.render("not_sent.html", preview.workspace.snapshot)
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
