@@ -21,7 +21,7 @@ from widget_server.trees.compiler import load_catalog
 EXPECTED = {
     "child_abuse": {
         "FR": "https://www.internet-signalement.gouv.fr",
-        "BE": "116 000",
+        "BE": "https://www.stopchildporno.be",
         "NL": "https://www.meldpunt-kinderporno.nl",
         "LU": "https://stopline.bee-secure.lu",
         "MA": "https://www.e-blagh.ma",
