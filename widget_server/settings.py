@@ -146,6 +146,9 @@ class Settings:
     #: On SIGTERM, how long requests in flight and forward attempts may take to
     #: finish, in seconds, before they are cut (a forward attempt's claim handed back).
     graceful_timeout: float = 10.0
+    #: How many processes serve on this box (``serve --workers`` sets it for them): above
+    #: one without PostgreSQL, their rate limits are shared through a SQLite file.
+    workers: int = 1
     #: The licence ``/open-data/`` publishes its files under.
     open_data_license: License = DEFAULT_LICENSE
 
@@ -373,6 +376,7 @@ ENVIRONMENT: dict[str, Callable[[str], object]] = {
     "log_format": str.lower,
     "metrics_address": _address,
     "graceful_timeout": _seconds,
+    "workers": _positive_int,
     "open_data_license": _license,
 }
 

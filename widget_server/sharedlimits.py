@@ -1,11 +1,13 @@
-"""Rate limits shared by every instance, kept in PostgreSQL (``WIDGET_DATABASE_URL``).
+"""Rate limits shared by every process: in PostgreSQL (``WIDGET_DATABASE_URL``), or
+in a SQLite file of the data folder when ``serve --workers`` runs several on one box.
 
 In memory, each process has its own buckets (:mod:`widget_server.ratelimit`):
-behind a load balancer, two instances would let a client send twice its
-limit. Here a bucket is a row (its tokens and when they were counted), read
-and written under a row lock in one transaction, on the wall clock every
-instance shares; a report's two buckets (client, partner) are locked in that
-order everywhere, so two instances never wait on each other in a circle.
+behind a load balancer, or with two workers on one port, two processes would let
+a client send twice its limit. Here a bucket is a row (its tokens and when they
+were counted), read and written under a row lock (SQLite: the file's write
+lock) in one transaction, on the wall clock every process shares; a report's
+two buckets (client, partner) are locked in that order everywhere, so two
+processes never wait on each other in a circle.
 
 The same rows, the same refill as the in-memory buckets: ``count`` tokens,
 refilled at ``count / period`` a second. The table holds bucket keys (an
@@ -28,8 +30,9 @@ from widget_server.ratelimit import (
     client_key,
 )
 from widget_server.settings import Settings
-from widget_server.storage.database import Database, Session
+from widget_server.storage.database import Database, Dialect, Session
 from widget_server.storage.postgres import PgDatabase
+from widget_server.storage.sqlite import Connections
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -46,16 +49,27 @@ MIGRATIONS: tuple[str, ...] = (
 #: How problems name this store.
 WHAT = "the shared rate limits"
 
+#: The SQLite file of the buckets, in the data folder, when ``serve --workers`` shares them.
+LIMITS_FILE = "limits.sqlite3"
 
-def _tokens(session: Session, name: str, key: str, rate: Rate, now: float) -> float:
+
+#: A bucket's row, locked until the transaction ends. SQLite has no row lock and
+#: needs none: a write transaction holds the whole file.
+_READ: dict[Dialect, str] = {
+    "postgresql": "SELECT tokens, stamp FROM buckets WHERE name = ? AND key = ? FOR UPDATE",
+    "sqlite": "SELECT tokens, stamp FROM buckets WHERE name = ? AND key = ?",
+}
+
+
+def _tokens(
+    session: Session, dialect: Dialect, name: str, key: str, rate: Rate, now: float
+) -> float:
     """The bucket's tokens now, its row locked until the transaction ends."""
     session.execute(
         "INSERT INTO buckets (name, key, tokens, stamp) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (name, key, float(rate.count), now),
     )
-    tokens, stamp = session.execute(
-        "SELECT tokens, stamp FROM buckets WHERE name = ? AND key = ? FOR UPDATE", (name, key)
-    ).fetchone()
+    tokens, stamp = session.execute(_READ[dialect], (name, key)).fetchone()
     refill = max(now - float(stamp), 0.0) * rate.count / rate.period
     return min(float(rate.count), float(tokens) + refill)
 
@@ -85,7 +99,10 @@ class SharedBuckets:
         if not self.rate.limited:
             return 0.0
         with self.db.write() as session:
-            return _wait(_tokens(session, self.name, key, self.rate, self.clock()), self.rate)
+            now = self.clock()
+            return _wait(
+                _tokens(session, self.db.dialect, self.name, key, self.rate, now), self.rate
+            )
 
     def take(self, key: str) -> None:
         """Spend one of ``key``'s tokens."""
@@ -93,7 +110,8 @@ class SharedBuckets:
             return
         with self.db.write() as session:
             now = self.clock()
-            _spend(session, self.name, key, _tokens(session, self.name, key, self.rate, now), now)
+            left = _tokens(session, self.db.dialect, self.name, key, self.rate, now)
+            _spend(session, self.name, key, left, now)
 
 
 class SharedReportLimits:
@@ -123,7 +141,7 @@ class SharedReportLimits:
         with self.db.write() as session:
             now = self.clock()
             tokens = {
-                name: _tokens(session, f"report-{name}", keys[name], rate, now)
+                name: _tokens(session, self.db.dialect, f"report-{name}", keys[name], rate, now)
                 for name, rate in self.limits
                 if rate.limited
             }
@@ -138,19 +156,32 @@ class SharedReportLimits:
         return Decision(0, "")
 
 
-def report_limits(settings: Settings) -> ReportLimits | SharedReportLimits:
-    """The report limits of this process: in memory, or shared through the database."""
-    rates = settings.client_report_rate, settings.partner_report_rate
+def limits_database(settings: Settings) -> Database | None:
+    """Where the buckets every process must share are kept, or ``None``: in memory.
+
+    PostgreSQL when the instances share one; with SQLite, a file of the data
+    folder when ``serve --workers`` runs more than one process.
+    """
     if settings.database_url:
-        return SharedReportLimits(PgDatabase(settings.database_url, what=WHAT), *rates)
-    return ReportLimits(*rates)
+        return PgDatabase(settings.database_url, what=WHAT)
+    if settings.workers > 1:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return Connections(settings.data_dir / LIMITS_FILE, what=WHAT)
+    return None
 
 
-def guess_throttle(database_url: str) -> GuessThrottle:
-    """The throttle of wrong operator keys: in memory, or shared through ``database_url``."""
-    if not database_url:
+def report_limits(settings: Settings) -> ReportLimits | SharedReportLimits:
+    """The report limits of this process: in memory, or shared with the other processes."""
+    rates = settings.client_report_rate, settings.partner_report_rate
+    db = limits_database(settings)
+    return ReportLimits(*rates) if db is None else SharedReportLimits(db, *rates)
+
+
+def guess_throttle(settings: Settings) -> GuessThrottle:
+    """The throttle of wrong operator keys: in memory, or shared with the other processes."""
+    db = limits_database(settings)
+    if db is None:
         return GuessThrottle()
-    db = PgDatabase(database_url, what=WHAT)
     return GuessThrottle(
         buckets=SharedBuckets(db, "guess-client", OPERATOR_GUESSES),
         shared=SharedBuckets(db, "guess-everyone", ALL_OPERATOR_GUESSES),

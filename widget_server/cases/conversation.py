@@ -25,8 +25,7 @@ from widget_server.ratelimit import Buckets, BucketStore, Rate
 from widget_server.reports.outbox import Outbox
 from widget_server.reports.payload import schema_errors
 from widget_server.settings import Settings
-from widget_server.sharedlimits import SharedBuckets
-from widget_server.storage.postgres import PgDatabase
+from widget_server.sharedlimits import SharedBuckets, limits_database
 
 #: The longest message a victim may write, in characters.
 MAX_TEXT = 3000
@@ -95,10 +94,11 @@ class Writing:
 
     @classmethod
     def for_settings(cls, settings: Settings, outbox: Outbox) -> Writing:
-        if settings.database_url:
-            db = PgDatabase(settings.database_url, what="the shared rate limits")
-            return cls(outbox, SharedBuckets(db, "case-messages", MESSAGES))
-        return cls(outbox, Buckets(MESSAGES))
+        db = limits_database(settings)
+        return cls(
+            outbox,
+            Buckets(MESSAGES) if db is None else SharedBuckets(db, "case-messages", MESSAGES),
+        )
 
     def write(self, case: Case, key: bytes, text: str, locale: str) -> str:
         """Queue ``text`` (already :func:`clean`) for the intake; its message id.

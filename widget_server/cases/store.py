@@ -20,9 +20,8 @@ from widget_server.ratelimit import Buckets, BucketStore, Rate, client_key
 from widget_server.reports.records import FollowUp
 from widget_server.reports.reference import normalize
 from widget_server.settings import Settings
-from widget_server.sharedlimits import SharedBuckets
+from widget_server.sharedlimits import SharedBuckets, limits_database
 from widget_server.storage.database import Database
-from widget_server.storage.postgres import PgDatabase
 
 #: Wrong codes one client, or one reference, may be given before it must wait.
 WRONG_CODES = Rate(10, 600.0)
@@ -71,13 +70,13 @@ class Guesses:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Guesses:
-        if settings.database_url:
-            db = PgDatabase(settings.database_url, what="the shared rate limits")
-            return cls(
-                SharedBuckets(db, "case-client", WRONG_CODES),
-                SharedBuckets(db, "case-reference", WRONG_CODES),
-            )
-        return cls(Buckets(WRONG_CODES), Buckets(WRONG_CODES))
+        db = limits_database(settings)
+        if db is None:
+            return cls(Buckets(WRONG_CODES), Buckets(WRONG_CODES))
+        return cls(
+            SharedBuckets(db, "case-client", WRONG_CODES),
+            SharedBuckets(db, "case-reference", WRONG_CODES),
+        )
 
     def wait(self, client: str | None, reference: str) -> float:
         return max(self.clients.wait(client_key(client)), self.references.wait(reference))

@@ -145,6 +145,8 @@ def run_serve(args: argparse.Namespace) -> int:
     }
     target: Any
     if args.workers > 1:
+        # The workers share their counters and, without PostgreSQL, their rate limits.
+        os.environ["WIDGET_WORKERS"] = str(args.workers)
         shared_counters(settings)
         target, options = f"{__name__}:worker_app", {**options, "factory": True}
         options["workers"] = args.workers

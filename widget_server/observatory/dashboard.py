@@ -98,7 +98,7 @@ def observatory_router(
                 OperatorAuth,
                 key=settings.operator_key,
                 public={"/dashboard.css"},
-                throttle=guess_throttle(settings.database_url),
+                throttle=guess_throttle(settings),
             )
         ],
     )

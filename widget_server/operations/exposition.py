@@ -136,7 +136,7 @@ def metrics_route(
         metrics_page,
         key=settings.operator_key,
         public=set(),
-        throttle=guess_throttle(settings.database_url),
+        throttle=guess_throttle(settings),
     )
 
 
