@@ -12,6 +12,7 @@ byte of it (the size budgets of ``tests/frame/test_sizes.py`` hold either way).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -80,8 +81,14 @@ def contact_facts(contact: Contact, t: Callable[..., str], locale: str) -> str:
     return t("facts_separator").join(facts)
 
 
+@functools.cache
 def build_templates(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
-    """A Jinja2 environment with autoescape on, every page compiled once, never reloaded."""
+    """A Jinja2 environment with autoescape on, every page compiled once, never reloaded.
+
+    One per folder and process: compiling the pages takes about 0.4 s, and
+    every app of a process (each test's, each ``create_app``) may share the
+    result, since nothing changes an environment once it is built.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         autoescape=True,
