@@ -55,16 +55,15 @@ def _tree(document: Document, today: date) -> Iterator[Problem]:
         header.append(number)
         if line.strip() and not line.lstrip().startswith("#"):
             break
-    found = list(_cited(document, lines, header, today))
-    if not any(isinstance(entry, int) for entry in found):
-        yield Problem(
-            document.file,
-            1,
-            1,
-            "this tree names no public source",
-            f"{_HOW} at the top of the file, before its first key",
-        )
-    yield from (entry for entry in found if isinstance(entry, Problem))
+    yield from _sourced(
+        document,
+        lines,
+        header,
+        (1, 1),
+        "this tree names no public source",
+        f"{_HOW} at the top of the file, before its first key",
+        today,
+    )
 
 
 def _contacts(document: Document, today: date) -> Iterator[Problem]:
@@ -86,16 +85,30 @@ def _item(
     name: str,
     today: date,
 ) -> Iterator[Problem]:
-    line, column = where
-    found = list(_cited(document, lines, _around(lines, line), today))
+    yield from _sourced(
+        document,
+        lines,
+        _around(lines, where[0]),
+        where,
+        f"{name} names no public source",
+        f"{_HOW} right above it, with the page its words come from",
+        today,
+    )
+
+
+def _sourced(
+    document: Document,
+    lines: Sequence[str],
+    numbers: Iterable[int],
+    where: tuple[int, int],
+    missing: str,
+    hint: str,
+    today: date,
+) -> Iterator[Problem]:
+    """The problems of one item's comment lines: its sources' dates, or no source at all."""
+    found = list(_cited(document, lines, numbers, today))
     if not any(isinstance(entry, int) for entry in found):
-        yield Problem(
-            document.file,
-            line,
-            column,
-            f"{name} names no public source",
-            f"{_HOW} right above it, with the page its words come from",
-        )
+        yield Problem(document.file, *where, missing, hint)
     yield from (entry for entry in found if isinstance(entry, Problem))
 
 
